@@ -1,0 +1,59 @@
+# Commands for readers and authors. On a fresh machine (Python 3.11+ and make)
+# `make book` and `make test` are all that is needed: both create the virtual
+# environment in .venv on first use and reinstall only when requirements.txt
+# or pyproject.toml change.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Chapters, in reading order. `make notebooks NOTEBOOKS=book/01_sliding_window.ipynb`
+# re-executes just one.
+NOTEBOOKS ?= $(sort $(wildcard book/[0-9][0-9]_*.ipynb))
+
+.PHONY: env book test lab notebooks bench train clean
+
+env: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# The HTML book from the notebooks' saved outputs, warnings treated as errors.
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+# Unit tests, nbval (strict) over every notebook, a clean build and the browser
+# test. The options live in pyproject.toml.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# JupyterLab on the chapters; widgets work out of the box (ipywidgets 8).
+# (Jupyter refuses to run as root unless told; containers often are root.)
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=book $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# Re-execute chapters in place and save their outputs and widget state.
+# Never edit outputs by hand: change the code and run this.
+notebooks: $(STAMP)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.store_widget_state=True \
+		--ExecutePreprocessor.record_timing=False \
+		--ExecutePreprocessor.timeout=600 \
+		$(NOTEBOOKS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+train: $(STAMP)
+	$(BIN)/python -m cnnlib.train_letters
+
+# Removes build output and caches; the environment stays (rm -rf .venv for that).
+clean:
+	rm -rf _build .pytest_cache *.egg-info
+	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -print0 \
+		| xargs -0 rm -rf

@@ -1,0 +1,94 @@
+"""Activation functions and their gradients: ReLU, GELU (tanh form), softmax."""
+
+import math
+
+import numpy as np
+
+
+def relu(x):
+    """max(x, 0), elementwise."""
+    return np.maximum(x, 0)
+
+
+def relu_backward(dy, x):
+    """Gradient of :func:`relu`: passes ``dy`` where ``x > 0``."""
+    return np.where(x > 0, dy, 0).astype(dy.dtype, copy=False)
+
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)  # Python floats keep float32 as float32
+_GELU_CUBIC = 0.044715
+
+
+def _as_float(x):
+    """``x`` as an array, integers converted to float64; floats keep their dtype."""
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
+def gelu(x):
+    """GELU in its tanh form (Hendrycks and Gimpel, 2016).
+
+    ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``, which is what
+    PyTorch computes with ``approximate="tanh"``.
+    """
+    y, _ = gelu_with_tanh(x)
+    return y
+
+
+def gelu_with_tanh(x):
+    """GELU that also returns the tanh term, which the backward pass reuses.
+
+    Returns
+    -------
+    y : ndarray, same shape as ``x``
+    t : ndarray, ``tanh(sqrt(2/pi) (x + 0.044715 x^3))``
+    """
+    x = _as_float(x)
+    t = x * x  # the steps below work in place, on as few arrays as possible
+    t *= _GELU_CUBIC
+    t += 1
+    t *= x
+    t *= _SQRT_2_OVER_PI
+    np.tanh(t, out=t)
+    y = t + 1
+    y *= x
+    y *= 0.5
+    return y, t
+
+
+def gelu_backward(dy, x, t=None):
+    """Gradient of :func:`gelu`.
+
+    With ``u = sqrt(2/pi) (x + 0.044715 x^3)`` and ``t = tanh(u)``,
+    ``d gelu / dx = 0.5 (1 + t) + 0.5 x (1 - t^2) du/dx``.
+
+    Parameters
+    ----------
+    dy, x : ndarray, same shape
+    t : ndarray, optional
+        The tanh term from :func:`gelu_with_tanh`, to avoid recomputing it.
+    """
+    x = _as_float(x)
+    if t is None:
+        _, t = gelu_with_tanh(x)
+    g = x * x  # becomes du/dx, then the whole derivative, in place
+    g *= 3 * _GELU_CUBIC
+    g += 1
+    g *= _SQRT_2_OVER_PI
+    g *= 1 - t * t
+    g *= x
+    g += 1 + t
+    g *= 0.5
+    return dy * g
+
+
+def softmax(z, axis=-1):
+    """exp(z) / sum(exp(z)) along ``axis``, shifted by the max for stability."""
+    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(z, axis=-1):
+    """log(softmax(z)), computed without overflow (finite for logits of 1e3)."""
+    shifted = z - np.max(z, axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))

@@ -1,0 +1,134 @@
+"""Image perturbations for augmentation and robustness tests: shifts and flipped pixels."""
+
+import time
+
+import numpy as np
+
+from cnnlib.train import History, fit
+
+
+def shift(images, dy, dx):
+    """Move each image by whole pixels, filling the uncovered border with zeros.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, C, H, W)
+    dy, dx : int or int array of shape (N,)
+        Rows down and columns right (negative: up and left), per image.
+
+    Returns
+    -------
+    ndarray, shape (N, C, H, W), same dtype; content pushed past the edge is lost.
+    """
+    images = np.asarray(images)
+    n, _, h, w = images.shape
+    dy = np.broadcast_to(np.asarray(dy, dtype=np.int64), (n,))
+    dx = np.broadcast_to(np.asarray(dx, dtype=np.int64), (n,))
+    out = np.zeros_like(images)
+    for a, b in set(zip(dy.tolist(), dx.tolist())):
+        sel = (dy == a) & (dx == b)
+        if abs(a) >= h or abs(b) >= w:
+            continue
+        out[sel, :, max(a, 0): h + min(a, 0), max(b, 0): w + min(b, 0)] = \
+            images[sel, :, max(-a, 0): h + min(-a, 0), max(-b, 0): w + min(-b, 0)]
+    return out
+
+
+def random_shift(images, max_shift, rng):
+    """Shift each image by a random whole number of pixels in [-max_shift, max_shift] per axis.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, C, H, W)
+    max_shift : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray, shape (N, C, H, W)
+    """
+    d = rng.integers(-max_shift, max_shift + 1, size=(2, len(images)))
+    return shift(images, d[0], d[1])
+
+
+def flip_pixels(images, n_pixels, rng):
+    """Invert ``n_pixels`` distinct random pixels of each image: v -> 1 - v.
+
+    Assumes values in [0, 1]. Every channel of a chosen pixel is inverted.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, C, H, W)
+    n_pixels : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray, shape (N, C, H, W), a new array
+    """
+    images = np.array(images)
+    n, _, h, w = images.shape
+    pick = np.argsort(rng.random((n, h * w)), axis=1)[:, :n_pixels]
+    rows = np.repeat(np.arange(n), n_pixels)
+    flat = images.reshape(n, images.shape[1], h * w)
+    flat[rows, :, pick.ravel()] = 1 - flat[rows, :, pick.ravel()]
+    return flat.reshape(images.shape)
+
+
+DIRECTIONS = np.array([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)])
+"""The eight neighbouring directions (dy, dx) that :func:`shift_and_flip` chooses from."""
+
+
+def shift_and_flip(images, rng, *, distance=2, n_pixels=5):
+    """The robustness test: shift by ``distance`` pixels, then flip ``n_pixels`` pixels.
+
+    Each image moves ``distance`` pixels in one of the eight directions of
+    :data:`DIRECTIONS` (chosen at random; diagonal moves go ``distance`` along
+    both axes), then :func:`flip_pixels` inverts ``n_pixels`` random pixels.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, C, H, W), values in [0, 1]
+    rng : numpy.random.Generator
+    distance, n_pixels : int
+
+    Returns
+    -------
+    ndarray, shape (N, C, H, W)
+    """
+    d = DIRECTIONS[rng.integers(0, len(DIRECTIONS), size=len(images))] * distance
+    return flip_pixels(shift(images, d[:, 0], d[:, 1]), n_pixels, rng)
+
+
+def fit_augmented(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, max_shift=2,
+                  x_val=None, y_val=None, verbose=True):
+    """:func:`cnnlib.train.fit` with fresh random shifts of the training images every epoch.
+
+    Parameters
+    ----------
+    max_shift : int
+        Each epoch, every training image is moved by :func:`random_shift`.
+    Other parameters as for :func:`cnnlib.train.fit` (no early stopping).
+
+    Returns
+    -------
+    History
+    """
+    history = History()
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        x_aug = random_shift(x, max_shift, rng)
+        h = fit(model, loss_fn, optimizer, x_aug, y, epochs=1, batch_size=batch_size, rng=rng,
+                x_val=x_val, y_val=y_val, verbose=False)
+        for name in ("loss", "train_acc", "val_loss", "val_acc"):
+            getattr(history, name).extend(getattr(h, name))
+        history.seconds.append(time.perf_counter() - start)
+        if verbose:
+            line = (f"epoch {epoch + 1:>3}/{epochs}  loss {history.loss[-1]:.4f}  "
+                    f"acc {history.train_acc[-1]:.3f}")
+            if x_val is not None:
+                line += f"  val_loss {history.val_loss[-1]:.4f}  val_acc {history.val_acc[-1]:.3f}"
+            print(f"{line}  [time: {history.seconds[-1]:.1f} s]", flush=True)
+    if history.val_loss:
+        history.best_epoch = int(np.argmin(history.val_loss))
+    return history

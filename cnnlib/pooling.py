@@ -1,0 +1,153 @@
+"""Max and average pooling, forward and backward, without a loop over windows.
+
+Pooling loops over the KH*KW offsets of the window, never over windows:
+each offset is one strided view of the input, holding that element of every
+window at once.
+"""
+
+import numpy as np
+
+from cnnlib.checks import check_ndim, pair
+from cnnlib.windows import offsets, pad2d, shifted, window_geometry
+
+
+def _pool_input(name, x, size, stride, ceil_mode, pad_value):
+    """Validate a pooling call; return the padded input and the geometry.
+
+    Returns ``(xp, kernel, stride, (ho, wo))``. In ceil mode ``xp`` is
+    padded at the bottom and right with ``pad_value`` to fit the last,
+    partial windows.
+    """
+    check_ndim(name, x, 4, "(N, C, H, W)")
+    k = pair(size)
+    s = k if stride is None else pair(stride)
+    h, w = x.shape[2:]
+    if k[0] > h or k[1] > w:
+        raise ValueError(
+            f"{name}: pooling window {k[0]}x{k[1]} is larger than the input "
+            f"{h}x{w}")
+    ho, wo, pads = window_geometry(name, x, k, s, (0, 0), ceil_mode)
+    return pad2d(x, pads, pad_value), k, s, (ho, wo)
+
+
+def _lowest(dtype):
+    """The smallest value of ``dtype``: padding that never wins a max."""
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def max_pool2d(x, size=2, stride=None, *, ceil_mode=False):
+    """Max pooling over ``size`` windows; ``stride`` defaults to ``size``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    size, stride : int or (int, int)
+    ceil_mode : bool
+        Keep a last, partial window at the bottom and right edges.
+
+    Returns
+    -------
+    y : ndarray, shape (N, C, H', W')
+    """
+    y, _ = max_pool2d_with_indices(x, size, stride, ceil_mode=ceil_mode)
+    return y
+
+
+def max_pool2d_with_indices(x, size=2, stride=None, *, ceil_mode=False):
+    """Max pooling that also returns which element of each window won.
+
+    Returns
+    -------
+    y : ndarray, shape (N, C, H', W')
+    winner : ndarray of unsigned int, shape (N, C, H', W')
+        Row-major index inside the window of the first maximum (ties go to
+        the first, as in PyTorch).
+    """
+    x = np.asarray(x)
+    xp, k, s, out = _pool_input("max_pool2d", x, size, stride, ceil_mode,
+                                _lowest(x.dtype))
+    views = [shifted(xp, offset, s, out) for offset in offsets(k)]
+    y = views[0].copy(order="K")  # "K": keep the input's memory layout
+    winner = np.zeros_like(y, dtype=np.min_scalar_type(len(views) - 1))
+    for index, view in enumerate(views[1:], start=1):
+        # Only a strictly larger value takes over, so ties stay with the
+        # earlier element. Indices grow, so the last takeover has the largest.
+        takes_over = view > y
+        np.maximum(winner, takes_over * winner.dtype.type(index), out=winner)
+        np.maximum(y, view, out=y)
+    return y, winner
+
+
+def max_pool2d_backward(dy, x, size=2, stride=None, *, ceil_mode=False,
+                        winner=None):
+    """Route each output gradient to the element that won its window.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (N, C, H', W')
+    x : ndarray, shape (N, C, H, W)
+    winner : ndarray, optional
+        From :func:`max_pool2d_with_indices`, to avoid recomputing it.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W)
+    """
+    x, dy = np.asarray(x), np.asarray(dy)
+    if winner is None:
+        _, winner = max_pool2d_with_indices(x, size, stride,
+                                            ceil_mode=ceil_mode)
+    k = pair(size)
+    s = k if stride is None else pair(stride)
+    _, _, pads = window_geometry("max_pool2d", x, k, s, (0, 0), ceil_mode)
+    n, c, h, w = x.shape
+    dxp = np.zeros_like(x, dtype=dy.dtype, shape=(n, c, h + pads[1], w + pads[3]))
+    overlapping = s[0] < k[0] or s[1] < k[1]
+    for index, offset in enumerate(offsets(k)):
+        target = shifted(dxp, offset, s, dy.shape[2:])
+        if overlapping:
+            target += (winner == index) * dy
+        else:  # each input element is in at most one window: write, do not add
+            np.multiply(winner == index, dy, out=target)
+    return dxp[:, :, :h, :w]
+
+
+def avg_pool2d(x, size=2, stride=None):
+    """Average pooling; ``stride`` defaults to ``size``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    size, stride : int or (int, int)
+
+    Returns
+    -------
+    y : ndarray, shape (N, C, H', W')
+    """
+    x = np.asarray(x)
+    xp, k, s, out = _pool_input("avg_pool2d", x, size, stride, False, 0)
+    total = sum(shifted(xp, offset, s, out) for offset in offsets(k))
+    return total / (k[0] * k[1])
+
+
+def avg_pool2d_backward(dy, x, size=2, stride=None):
+    """Spread each output gradient evenly over its window.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (N, C, H', W')
+    x : ndarray, shape (N, C, H, W)
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W)
+    """
+    x, dy = np.asarray(x), np.asarray(dy)
+    k = pair(size)
+    s = k if stride is None else pair(stride)
+    share = dy / (k[0] * k[1])
+    dx = np.zeros_like(x, dtype=share.dtype)
+    for offset in offsets(k):
+        target = shifted(dx, offset, s, dy.shape[2:])
+        target += share
+    return dx

@@ -1,0 +1,76 @@
+"""The residual block of ResNet: conv-BN-ReLU-conv-BN plus a shortcut, then ReLU."""
+
+import numpy as np
+
+from cnnlib.layers import Conv2d, ReLU
+from cnnlib.module import Module, Sequential
+from cnnlib.norm import BatchNorm2d
+
+
+class ResidualBlock(Module):
+    """``relu(F(x) + shortcut(x))`` with ``F`` = conv3x3-BN-ReLU-conv3x3-BN.
+
+    The shortcut is the identity when the shape is unchanged, and a 1x1
+    convolution (with batch norm) when the channels or the stride change.
+
+    Parameters
+    ----------
+    channels : int
+        Input channels.
+    out_channels : int, optional
+        Output channels; defaults to ``channels``.
+    stride : int
+        Stride of the first 3x3 convolution (and of the projection).
+    rng : numpy.random.Generator
+    dtype : numpy dtype
+
+    Shapes: (N, channels, H, W) -> (N, out_channels, H', W'), with
+    ``H' = floor((H - 1) / stride) + 1``.
+    """
+
+    def __init__(self, channels, out_channels=None, stride=1, *, rng, dtype=np.float64):
+        super().__init__()
+        out_channels = channels if out_channels is None else out_channels
+        self.channels, self.out_channels, self.stride = channels, out_channels, stride
+        self._children["conv1"] = Conv2d(channels, out_channels, 3, stride, 1, rng=rng,
+                                         dtype=dtype, bias=False)
+        self._children["bn1"] = BatchNorm2d(out_channels, dtype=dtype)
+        self._children["relu1"] = ReLU()
+        self._children["conv2"] = Conv2d(out_channels, out_channels, 3, 1, 1, rng=rng,
+                                         dtype=dtype, bias=False)
+        self._children["bn2"] = BatchNorm2d(out_channels, dtype=dtype)
+        self.body = Sequential(*(self._children[k] for k in ("conv1", "bn1", "relu1",
+                                                             "conv2", "bn2")))
+        if stride != 1 or out_channels != channels:
+            self._children["proj"] = Conv2d(channels, out_channels, 1, stride, rng=rng,
+                                            dtype=dtype, bias=False)
+            self._children["proj_bn"] = BatchNorm2d(out_channels, dtype=dtype)
+            self.shortcut = Sequential(self._children["proj"], self._children["proj_bn"])
+        else:
+            self.shortcut = None
+        self.out_relu = ReLU()
+
+    def forward(self, x):
+        x = np.asarray(x)
+        skip = x if self.shortcut is None else self.shortcut.forward(x)
+        return self.out_relu.forward(self.body.forward(x) + skip)
+
+    def backward(self, dy):
+        d_sum = self.out_relu.backward(dy)
+        dx = self.body.backward(d_sum)
+        if self.shortcut is None:
+            return dx + d_sum
+        return dx + self.shortcut.backward(d_sum)
+
+    def out_shape(self, in_shape):
+        return self.body.out_shape(in_shape)
+
+    def macs(self, in_shape):
+        total = self.body.macs(in_shape)
+        if self.shortcut is not None:
+            total += self.shortcut.macs(in_shape)
+        return total
+
+    def extra_repr(self):
+        text = f"{self.channels}, {self.out_channels}"
+        return text + (f", stride={self.stride}" if self.stride != 1 else "")

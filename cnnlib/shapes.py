@@ -1,0 +1,147 @@
+"""Dimension tracking: output shapes, parameter counts, MACs, memory, receptive field."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnlib.module import Sequential
+from cnnlib.residual import ResidualBlock
+
+
+@dataclass
+class LayerRow:
+    """One line of a model summary."""
+
+    name: str
+    layer: str
+    out_shape: tuple
+    params: int
+    params_no_bias: int
+    macs: int
+    act_bytes: int
+
+
+@dataclass
+class Summary:
+    """Per-layer rows and totals for one input shape."""
+
+    input_shape: tuple
+    rows: list
+
+    @property
+    def total_params(self):
+        return sum(r.params for r in self.rows)
+
+    @property
+    def total_params_no_bias(self):
+        return sum(r.params_no_bias for r in self.rows)
+
+    @property
+    def total_macs(self):
+        return sum(r.macs for r in self.rows)
+
+    @property
+    def total_act_bytes(self):
+        return sum(r.act_bytes for r in self.rows)
+
+    def table(self):
+        """The summary as fixed-width text."""
+        head = (f"{'layer':<24}{'output shape':>20}{'params':>11}{'no bias':>11}"
+                f"{'MACs':>14}{'act. memory':>13}")
+        lines = [head, "-" * len(head),
+                 f"{'input':<24}{str(self.input_shape):>20}"]
+        for r in self.rows:
+            lines.append(f"{r.name + ' ' + r.layer:<24}{str(r.out_shape):>20}{r.params:>11,}"
+                         f"{r.params_no_bias:>11,}{r.macs:>14,}{_bytes(r.act_bytes):>13}")
+        lines.append("-" * len(head))
+        lines.append(f"{'total':<24}{'':>20}{self.total_params:>11,}"
+                     f"{self.total_params_no_bias:>11,}{self.total_macs:>14,}"
+                     f"{_bytes(self.total_act_bytes):>13}")
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.table()
+
+
+def _bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def _layers(model):
+    if isinstance(model, Sequential):
+        return list(model._children.items())
+    return [("0", model)]
+
+
+def summary(model, input_shape, *, print_table=True, dtype=None):
+    """Trace shapes through ``model`` without running it.
+
+    Parameters
+    ----------
+    model : Module (usually a Sequential)
+    input_shape : tuple
+        (C, H, W) or (N, C, H, W); a missing batch axis means N = 1.
+    print_table : bool
+        Print the table as well as returning it.
+    dtype : numpy dtype, optional
+        For activation memory; defaults to the dtype of the first parameter.
+
+    Returns
+    -------
+    Summary
+        ``rows`` of LayerRow(name, layer, out_shape, params, params_no_bias,
+        macs, act_bytes), and totals.
+    """
+    shape = tuple(input_shape)
+    if len(shape) in (1, 3):
+        shape = (1,) + shape
+    if dtype is None:
+        first = next(iter(model.params.values()), np.zeros(0))
+        dtype = first.dtype
+    itemsize = np.dtype(dtype).itemsize
+    rows, in_shape = [], shape
+    for name, layer in _layers(model):
+        out = layer.out_shape(in_shape)
+        params = layer.params
+        total = sum(p.size for p in params.values())
+        no_bias = sum(p.size for k, p in params.items() if not k.endswith("bias"))
+        rows.append(LayerRow(name, type(layer).__name__, tuple(out), total, no_bias,
+                             layer.macs(in_shape), int(np.prod(out)) * itemsize))
+        in_shape = out
+    result = Summary(shape, rows)
+    if print_table:
+        print(result.table())
+    return result
+
+
+def _windows(layer):
+    if isinstance(layer, Sequential):
+        return [w for child in layer for w in _windows(child)]
+    if isinstance(layer, ResidualBlock):
+        return _windows(layer.body)
+    win = layer.window()
+    return [] if win is None else [win]
+
+
+def receptive_field(model):
+    """Receptive-field size and jump after each layer, along one axis.
+
+    A window of size k and stride s turns (size r, jump j) into
+    (r + (k - 1) * j, j * s): each new window spans k positions of the
+    previous layer, which lie j input pixels apart.
+
+    Returns
+    -------
+    list of (name, layer_type, size, jump), starting with ("input", "", 1, 1)
+    """
+    size, jump = 1, 1
+    rows = [("input", "", size, jump)]
+    for name, layer in _layers(model):
+        for k, s in _windows(layer):
+            size += (k - 1) * jump
+            jump *= s
+        rows.append((name, type(layer).__name__, size, jump))
+    return rows

@@ -1,0 +1,1 @@
+"""Interactive explorers for the chapters, one module per explorer."""

@@ -1,0 +1,261 @@
+"""Where sliding windows land: kernel positions, their explorer, and receptive fields."""
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import display
+from matplotlib.patches import Rectangle
+
+_PAD_COLOR = "#d9d9d9"
+_UNSEEN_COLOR = "#f4b6b6"
+
+
+def window_starts(n, kernel, *, stride=1, padding=0, ceil_mode=False):
+    """Start of every window along one axis, found by stepping, not by formula.
+
+    The first window starts at 0 (the top-left of the padded input) and each
+    next one ``stride`` further on, as long as it fits inside the padded
+    input. In ``ceil_mode`` one more, partial window is added when the full
+    ones leave cells uncovered at the end; then the last window is dropped
+    if it starts past the input and its left padding (PyTorch's rule).
+
+    Parameters
+    ----------
+    n, kernel, stride, padding : int
+    ceil_mode : bool
+
+    Returns
+    -------
+    starts : ndarray of int, shape (n_out,)
+        Start indices in padded coordinates (padding cells come first).
+    """
+    if stride < 1:
+        raise ValueError(f"window_starts: stride must be positive, got {stride}")
+    padded = n + 2 * padding
+    if kernel > padded:
+        raise ValueError(f"window_starts: kernel {kernel} is larger than the padded "
+                         f"input {n} + 2*{padding} = {padded}")
+    starts = []
+    start = 0
+    while start + kernel <= padded:
+        starts.append(start)
+        start += stride
+    if ceil_mode:
+        if starts[-1] + kernel < padded:
+            starts.append(start)
+        if starts[-1] >= n + padding:
+            starts.pop()
+    return np.array(starts)
+
+
+def coverage(n, kernel, *, stride=1, padding=0, ceil_mode=False):
+    """How many windows cover each cell of the padded input, along one axis.
+
+    Returns
+    -------
+    counts : ndarray of int, shape (n + 2 * padding,)
+        In 2-D the count of cell (r, c) is ``counts[r] * counts[c]``.
+    """
+    counts = np.zeros(n + 2 * padding, dtype=int)
+    for s in window_starts(n, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode):
+        counts[s: s + kernel] += 1
+    return counts
+
+
+def draw_positions(ax, n, kernel, *, stride=1, padding=0, ceil_mode=False, title=True):
+    """Draw a square input, its padding and every position of a square kernel.
+
+    Input cells are shaded by how many windows cover them (the count is in
+    the cell's corner); cells
+    that no window covers are red; padding cells are grey with a 0. Each
+    window is outlined in its own colour, nested slightly so that overlapping
+    windows stay visible, with a dot at its centre (one dot per output pixel).
+    A partial window of ``ceil_mode`` runs past the padded input; the missing
+    cells are drawn dashed.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    n, kernel, stride, padding : int
+    ceil_mode : bool
+    title : bool
+        Put the setting and the output size in the title.
+
+    Returns
+    -------
+    starts : ndarray of int, shape (n_out,)
+        The window starts along each axis, as from :func:`window_starts`.
+    """
+    starts = window_starts(n, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    counts = coverage(n, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    padded = n + 2 * padding
+    size = max(padded, starts[-1] + kernel)
+    cover2d = np.outer(counts, counts)
+    top = max(cover2d.max(), 1)
+    cmap = plt.get_cmap("Blues")
+    for r in range(size):
+        for c in range(size):
+            inside = padding <= r < padding + n and padding <= c < padding + n
+            if r >= padded or c >= padded:
+                ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ls=":",
+                                       ec="0.6", lw=0.8))
+                continue
+            if not inside:
+                ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fc=_PAD_COLOR, ec="white",
+                                       lw=1))
+                continue
+            v = cover2d[r, c]
+            color = _UNSEEN_COLOR if v == 0 else cmap(0.1 + 0.4 * v / top)
+            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fc=color, ec="white", lw=1))
+            ax.text(c - 0.42, r - 0.42, str(v), ha="left", va="top", fontsize=7)
+    ax.add_patch(Rectangle((padding - 0.5, padding - 0.5), n, n, fill=False, ec="black",
+                           lw=1.5))
+    colors = plt.get_cmap("tab10")
+    inset_steps = min(len(starts), 3)
+    lw = 1.4 if len(starts) <= 3 else 0.9
+    for i, r0 in enumerate(starts):
+        for j, c0 in enumerate(starts):
+            idx = i * len(starts) + j
+            inset = 0.1 + 0.1 * ((i + j) % inset_steps)
+            color = colors(idx % 10)
+            ax.add_patch(Rectangle((c0 - 0.5 + inset, r0 - 0.5 + inset), kernel - 2 * inset,
+                                   kernel - 2 * inset, fill=False, ec=color, lw=lw))
+            mid = (kernel - 1) / 2
+            ax.plot(c0 + mid, r0 + mid, "o", color=color, ms=4)
+    ax.set_xlim(-0.6, size - 0.4)
+    ax.set_ylim(size - 0.4, -0.6)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title:
+        mode = ", ceil" if ceil_mode else ""
+        m = len(starts)
+        ax.set_title(f"n={n}, k={kernel}, s={stride}, p={padding}{mode}\n"
+                     f"output {m}x{m}", fontsize=9)
+    return starts
+
+
+def positions_explorer(n=5, kernel=3, stride=1, padding=0):
+    """Sliders for input size, kernel, stride and padding over :func:`draw_positions`.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Display it in a notebook; the figure redraws when a slider moves.
+    """
+    style = {"description_width": "initial"}
+    sliders = {
+        "n": widgets.IntSlider(n, min=2, max=10, description="input size n", style=style),
+        "kernel": widgets.IntSlider(kernel, min=1, max=6, description="kernel k", style=style),
+        "stride": widgets.IntSlider(stride, min=1, max=4, description="stride s", style=style),
+        "padding": widgets.IntSlider(padding, min=0, max=3, description="padding p",
+                                     style=style),
+    }
+    ceil = widgets.Checkbox(False, description="ceil mode")
+    out = widgets.Output()
+
+    def redraw(change=None):
+        args = {name: s.value for name, s in sliders.items()}
+        with out:
+            out.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=(4, 4), dpi=80)
+            try:
+                draw_positions(ax, args.pop("n"), args.pop("kernel"), **args,
+                               ceil_mode=ceil.value)
+            except ValueError as err:
+                ax.axis("off")
+                ax.text(0.5, 0.5, str(err).split(": ", 1)[1], ha="center", va="center",
+                        wrap=True, fontsize=10)
+            display(fig)
+            plt.close(fig)
+
+    for s in [*sliders.values(), ceil]:
+        s.observe(redraw, names="value")
+    redraw()
+    controls = widgets.VBox([*sliders.values(), ceil])
+    return widgets.HBox([controls, out])
+
+
+def trace_receptive_field(layers):
+    """Which units of every layer feed unit 0 of the last layer, along one axis.
+
+    Parameters
+    ----------
+    layers : list of (label, kernel, stride)
+        The sliding windows in order, without padding; unit ``i`` of a layer
+        reads units ``i * stride`` to ``i * stride + kernel - 1`` of the one below.
+
+    Returns
+    -------
+    units : list of ndarray of int
+        ``units[0]`` holds the input pixels in the receptive field and
+        ``units[-1]`` is ``[0]``; ``units[l]`` belongs to the output of layer l.
+    """
+    units = [np.array([0])]
+    for _, kernel, stride in reversed(layers):
+        below = (units[0][:, None] * stride + np.arange(kernel)).ravel()
+        units.insert(0, np.unique(below))
+    return units
+
+
+def draw_receptive_field(layers, *, margin=2, ax=None):
+    """Draw the receptive field of one top unit, layer by layer, along one axis.
+
+    Each row is one layer (the input at the bottom). A dot is one unit,
+    placed at the centre of its own receptive field in input pixels; the
+    coloured dots are those that feed the top unit, and lines join each one
+    to the units it reads. The right margin gives each layer's size and jump.
+
+    Parameters
+    ----------
+    layers : list of (label, kernel, stride)
+    margin : int
+        Input pixels drawn on each side of the receptive field, with the
+        units around them in grey.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    sizes : list of int
+        Receptive-field size after each layer (input first, so 1).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.7 * len(layers) + 1.2))
+    units = trace_receptive_field(layers)
+    size, jump = [1], [1]
+    for _, kernel, stride in layers:
+        size.append(size[-1] + (kernel - 1) * jump[-1])
+        jump.append(jump[-1] * stride)
+    width = size[-1]
+    labels = ["input"] + [label for label, _, _ in layers]
+
+    def centre(level, i):
+        return i * jump[level] + (size[level] - 1) / 2
+
+    for px in range(-margin, width + margin):
+        fc = "#fdd49e" if px in units[0] else "white"
+        ax.add_patch(Rectangle((px - 0.5, -0.3), 1, 0.6, fc=fc, ec="0.5", lw=0.8))
+    colors = plt.get_cmap("viridis")
+    for level in range(len(labels)):
+        first = -(margin // jump[level])
+        last = (width + margin - size[level]) // jump[level]
+        xs = [centre(level, i) for i in range(first, last + 1)]
+        ax.plot(xs, [level] * len(xs), "o", color="0.8", ms=5, zorder=2)
+        color = colors(level / max(len(layers), 1) * 0.85)
+        ax.plot([centre(level, i) for i in units[level]], [level] * len(units[level]), "o",
+                color=color, ms=7, zorder=3)
+        if level > 0:
+            _, kernel, stride = layers[level - 1]
+            for i in units[level]:
+                for t in range(kernel):
+                    ax.plot([centre(level, i), centre(level - 1, i * stride + t)],
+                            [level, level - 1], color=color, lw=0.7, alpha=0.6, zorder=1)
+        ax.text(-margin - 1, level, labels[level], ha="right", va="center", fontsize=9)
+        ax.text(width + margin, level, f"size {size[level]}, jump {jump[level]}", ha="left",
+                va="center", fontsize=9)
+    ax.set_xlim(-margin - 4, width + margin + 5)
+    ax.set_ylim(-0.6, len(layers) + 0.5)
+    ax.axis("off")
+    return size

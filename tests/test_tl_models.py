@@ -1,0 +1,79 @@
+"""Tests for the T-versus-L models and their full-batch training loops."""
+
+import numpy as np
+import pytest
+
+import cnnlib
+from cnnlib.gradcheck import check_layer
+from cnnlib.tl_models import (GroupedLinear, accuracy, dense_net, predict_t, tl_cnn, train_mse,
+                              train_side_by_side)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return cnnlib.data.tl_letters()
+
+
+def test_shapes_and_parameter_counts(rng):
+    x = np.zeros((5, 1, 8, 8))
+    for model, n_params in ((tl_cnn(1, rng=rng), 55), (tl_cnn(4, rng=rng), 345),
+                            (dense_net(16, rng=rng), 1057)):
+        assert model.forward(x).shape == (5, 1)
+        assert model.num_params() == n_params
+    four = tl_cnn(4, rng=rng)
+    assert four[1](four[0](x)).shape == (5, 4, 6, 6)
+
+
+def test_predict_t_thresholds_at_one_half(rng):
+    model = dense_net(2, rng=rng)
+    for p in model.params.values():
+        p[...] = 0
+    model.params["3.bias"][...] = 0.6
+    assert predict_t(model, np.zeros((3, 1, 8, 8))).tolist() == [1, 1, 1]
+    model.params["3.bias"][...] = 0.4
+    assert accuracy(model, np.zeros((2, 1, 8, 8)), np.array([0, 1])) == 0.5
+
+
+def test_train_mse_matches_the_mse_loss_and_decreases(data, rng):
+    model = tl_cnn(1, rng=rng)
+    target = data["y_train"][:, None].astype(float)
+    start = cnnlib.MSELoss().forward(model.forward(data["x_train"]), target)
+    losses = train_mse(model, data["x_train"], data["y_train"], epochs=30, lr=0.1)
+    assert losses.shape == (30,)
+    assert losses[0] == pytest.approx(start)
+    assert losses[-1] < losses[0]
+
+
+def test_side_by_side_equals_training_one_at_a_time(data):
+    x, y = data["x_train"], data["y_train"]
+    for build in (lambda r: tl_cnn(1, rng=r), lambda r: tl_cnn(4, rng=r),
+                  lambda r: dense_net(8, rng=r)):
+        together = [build(np.random.default_rng(s)) for s in (3, 7)]
+        alone = [build(np.random.default_rng(s)) for s in (3, 7)]
+        losses = train_side_by_side(together, x, y, epochs=15, lr=0.1)
+        assert losses.shape == (15, 2)
+        for i, model in enumerate(alone):
+            np.testing.assert_allclose(losses[:, i], train_mse(model, x, y, epochs=15, lr=0.1),
+                                       rtol=1e-10)
+            for key, value in model.params.items():
+                np.testing.assert_allclose(together[i].params[key], value, rtol=0, atol=1e-10)
+
+
+def test_side_by_side_rejects_layers_it_cannot_stack(data, rng):
+    models = [cnnlib.Sequential(cnnlib.Flatten(), cnnlib.Linear(64, 1, rng=rng), cnnlib.GELU())]
+    with pytest.raises(TypeError, match="GELU"):
+        train_side_by_side(models, data["x_train"], data["y_train"], epochs=1, lr=0.1)
+
+
+def test_grouped_linear_gradients(rng):
+    layer = GroupedLinear([cnnlib.Linear(3, 2, rng=rng) for _ in range(4)])
+    assert layer.forward(np.zeros((5, 12))).shape == (5, 8)
+    errors = check_layer(layer, rng.standard_normal((5, 12)), rng=rng)
+    assert max(errors.values()) < 1e-7
+
+
+def test_four_kernel_model_fits_every_training_image(data):
+    model = tl_cnn(4, rng=np.random.default_rng(5))
+    train_mse(model, data["x_train"], data["y_train"], epochs=400, lr=0.1)
+    assert accuracy(model, data["x_train"], data["y_train"]) == 1.0
+    assert accuracy(model, data["x_test"], data["y_test"]) > 0.75
