@@ -1,11 +1,12 @@
 """cnnlib against the naive loops and PyTorch CPU on the letters network, in float32.
 
 Run with ``make bench`` (or ``python benchmarks/run.py``); it takes about a
-minute. PyTorch is optional (``pip install torch``): without it the PyTorch
-columns are left empty. Every time is a median over repeated runs, and cnnlib
-and PyTorch are timed in alternation in this one process, so that a change in
-the machine's load hits both alike. The naive loops are timed on a few images
-and scaled to the batch, since they take seconds per batch.
+minute. PyTorch is optional (``pip install -e ".[bench]"``, which pins the
+tested version): without it the PyTorch columns are left empty. Every time is
+a median over repeated runs, and cnnlib and PyTorch are timed in alternating
+blocks in this one process, so that a change in the machine's load hits both
+alike. The naive loops are timed on a few images and scaled to the batch,
+since they take seconds per batch.
 """
 
 import os

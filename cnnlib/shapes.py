@@ -45,19 +45,20 @@ class Summary:
         return sum(r.act_bytes for r in self.rows)
 
     def table(self):
-        """The summary as fixed-width text."""
-        head = (f"{'layer':<24}{'output shape':>20}{'params':>11}{'no bias':>11}"
-                f"{'MACs':>14}{'act. memory':>13}")
-        lines = [head, "-" * len(head),
-                 f"{'input':<24}{str(self.input_shape):>20}"]
-        for r in self.rows:
-            lines.append(f"{r.name + ' ' + r.layer:<24}{str(r.out_shape):>20}{r.params:>11,}"
-                         f"{r.params_no_bias:>11,}{r.macs:>14,}{_bytes(r.act_bytes):>13}")
-        lines.append("-" * len(head))
-        lines.append(f"{'total':<24}{'':>20}{self.total_params:>11,}"
-                     f"{self.total_params_no_bias:>11,}{self.total_macs:>14,}"
-                     f"{_bytes(self.total_act_bytes):>13}")
-        return "\n".join(lines)
+        """The summary as fixed-width text, each column as wide as its longest entry."""
+        head = ("layer", "output shape", "params", "no bias", "MACs", "activations")
+        body = [("input", str(self.input_shape), "", "", "", "")]
+        body += [(f"{r.name} {r.layer}", str(r.out_shape), f"{r.params:,}",
+                  f"{r.params_no_bias:,}", f"{r.macs:,}", _bytes(r.act_bytes)) for r in self.rows]
+        total = ("total", "", f"{self.total_params:,}", f"{self.total_params_no_bias:,}",
+                 f"{self.total_macs:,}", _bytes(self.total_act_bytes))
+        widths = [max(len(row[i]) for row in [head, *body, total]) for i in range(len(head))]
+
+        def line(row):
+            cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+            return "  ".join(cells).rstrip()
+        rule = "-" * len(line(head))
+        return "\n".join([line(head), rule, *map(line, body), rule, line(total)])
 
     def __str__(self):
         return self.table()
