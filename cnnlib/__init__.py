@@ -1,20 +1,22 @@
-"""cnnlib: a small NumPy library of CNN layers, losses, optimisers and tools."""
+"""cnnlib: a small NumPy library of CNN layers, losses, optimisers and tools.
 
-from cnnlib import data, functional, gradcheck, init, shapes, train
+The core needs only NumPy. The chapters' helpers live in :mod:`cnnlib.book`,
+which needs the ``[book]`` extra.
+"""
+
+from cnnlib import data, functional, init, models, nn, tools, train
 from cnnlib.autograd import Value
 from cnnlib.io import load_weights, save_weights
-from cnnlib.layers import (AvgPool2d, Conv2d, Flatten, GELU, Identity, Linear, LogSoftmax,
-                           MaxPool2d, ReLU)
 from cnnlib.losses import CrossEntropyLoss, MSELoss, NLLLoss
-from cnnlib.module import Module, Sequential
-from cnnlib.norm import BatchNorm2d, Dropout
+from cnnlib.nn import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GELU, Identity, Linear,
+                       LogSoftmax, MaxPool2d, Module, ReLU, ResidualBlock, Sequential)
 from cnnlib.optim import SGD, Adam
-from cnnlib.residual import ResidualBlock
-from cnnlib.shapes import receptive_field, summary
+from cnnlib.tools import gradcheck, shapes
+from cnnlib.tools.shapes import receptive_field, summary
 
 __all__ = [
-    "data", "functional", "gradcheck", "init", "shapes", "train", "Value", "load_weights",
-    "save_weights",
+    "data", "functional", "gradcheck", "init", "models", "nn", "shapes", "tools", "train",
+    "Value", "load_weights", "save_weights",
     "AvgPool2d", "Conv2d", "Flatten", "GELU", "Identity", "Linear", "LogSoftmax", "MaxPool2d",
     "ReLU", "CrossEntropyLoss", "MSELoss", "NLLLoss", "Module", "Sequential", "BatchNorm2d",
     "Dropout", "SGD", "Adam", "ResidualBlock", "receptive_field", "summary",

@@ -1,21 +1,92 @@
-"""Argument checks that turn bad input into errors naming the problem."""
+"""Argument checks that turn bad input into errors naming the function, the parameter and the fix."""
 
+import math
 import numbers
 
 import numpy as np
 
+_REAL_KINDS = "biuf"
+_KIND_NAMES = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V": "structured",
+               "M": "datetime", "m": "timedelta"}
 
-def pair(value, name="argument"):
-    """Return ``value`` as a pair of ints; an int ``v`` becomes ``(v, v)``."""
-    if isinstance(value, numbers.Integral):
-        return int(value), int(value)
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(name, value, *, minimum=1):
+    """Return ``value`` as an int, refusing bools, floats and values below ``minimum``.
+
+    ``name`` reads "Layer: parameter", e.g. "MaxPool2d: kernel_size".
+    """
+    what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+    if not _is_int(value) or value < minimum:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
+def pair(value, name="argument", *, minimum=1):
+    """Return ``value`` as a pair of ints, each at least ``minimum``; ``v`` becomes ``(v, v)``."""
+    if _is_int(value) or isinstance(value, (bool, np.bool_, float)):
+        v = check_int(name, value, minimum=minimum)
+        return v, v
     try:
         a, b = value
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}") from None
-    if not (isinstance(a, numbers.Integral) and isinstance(b, numbers.Integral)):
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return int(a), int(b)
+    return check_int(name, a, minimum=minimum), check_int(name, b, minimum=minimum)
+
+
+def check_number(name, value, *, low=None, high=None, low_open=False, high_open=False):
+    """Return ``value`` as a finite float in the given range, or raise naming the range."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    ok = ok and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        lo = "" if low is None else ("(" if low_open else "[") + f"{low}, "
+        hi = "" if high is None else f"{high}" + (")" if high_open else "]")
+        if low is not None and high is None:
+            rng = f"> {low}" if low_open else f">= {low}"
+        elif low is not None:
+            rng = f"in {lo}{hi}"
+        else:
+            rng = "a finite number"
+        raise ValueError(f"{name} must be a finite number {rng}, got {value!r}")
+    return float(value)
+
+
+def check_real(name, x, what="input"):
+    """Return ``x`` as an array of real numbers (bool, int or float), refusing anything else."""
+    x = np.asarray(x)
+    if x.dtype.kind not in _REAL_KINDS:
+        kind = _KIND_NAMES.get(x.dtype.kind, str(x.dtype))
+        raise TypeError(f"{name}: {what} has {kind} dtype {x.dtype}; expected real numbers "
+                        f"(float or int)")
+    return x
+
+
+def check_float_dtype(name, dtype):
+    """Return ``dtype`` as a numpy float dtype; integer or other dtypes cannot hold weights."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name}: dtype must be a float type such as np.float32, "
+                        f"got {dtype!r}") from None
+    if dt.kind != "f":
+        raise TypeError(f"{name}: dtype must be a float type such as np.float32 or "
+                        f"np.float64, got {dt}; trainable weights cannot be {dt.kind!r}-kind")
+    return dt
+
+
+def check_rng(name, rng):
+    """Refuse anything but a numpy Generator, which every random choice here is drawn from."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{name}: rng must be a numpy Generator, e.g. "
+                        f"np.random.default_rng(0), got {type(rng).__name__}")
+    return rng
 
 
 def check_ndim(name, x, ndim, layout, what="input"):

@@ -2,23 +2,38 @@
 
 import numpy as np
 
+from cnnlib.checks import check_number
+from cnnlib.nn.module import Module
+
 
 class _Optimizer:
     def __init__(self, model, lr, weight_decay):
-        if lr <= 0:
-            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr}")
-        self.model, self.lr, self.weight_decay = model, lr, weight_decay
+        name = type(self).__name__
+        if not isinstance(model, Module):
+            raise TypeError(f"{name}: model must be a cnnlib Module, got {type(model).__name__}")
+        self.model = model
+        self.lr = check_number(f"{name}: lr", lr, low=0, low_open=True)
+        self.weight_decay = check_number(f"{name}: weight_decay", weight_decay, low=0)
         self.state = {}
 
     def zero_grad(self):
-        """Set the model's gradients to zero."""
+        """Set the model's gradients to zero (see the gradient contract of Module)."""
         self.model.zero_grad()
 
-    def _grad(self, name, p, g):
-        if g.shape != p.shape:
-            raise ValueError(f"{type(self).__name__}: gradient of {name!r} has shape "
-                             f"{g.shape} but the parameter has shape {p.shape}")
-        return g + self.weight_decay * p if self.weight_decay else g
+    def _grads(self):
+        """(name, parameter, gradient) for every parameter, all checked before any update."""
+        params, grads = self.model.params, self.model.grads
+        rows = []
+        for name, p in params.items():
+            g = grads[name]
+            if g.shape != p.shape:
+                raise ValueError(f"{type(self).__name__}: gradient of {name!r} has shape "
+                                 f"{g.shape} but the parameter has shape {p.shape}")
+            if not np.all(np.isfinite(g)):
+                raise ValueError(f"{type(self).__name__}: gradient of {name!r} contains NaN "
+                                 f"or infinite values; no parameter was changed")
+            rows.append((name, p, g + self.weight_decay * p if self.weight_decay else g))
+        return rows
 
 
 class SGD(_Optimizer):
@@ -26,16 +41,28 @@ class SGD(_Optimizer):
 
     As in PyTorch: ``g += wd * p``; ``buf = g`` on the first step, then
     ``buf = momentum * buf + g``; ``p -= lr * buf``.
+
+    Parameters
+    ----------
+    model : Module
+    lr : float, > 0
+    momentum : float in [0, 1), keyword-only
+    weight_decay : float, >= 0, keyword-only
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> fc = cnnlib.Linear(2, 1, rng=np.random.default_rng(0))
+    >>> opt = cnnlib.SGD(fc, 0.1, momentum=0.9)
     """
 
-    def __init__(self, model, lr, momentum=0.0, weight_decay=0.0):
+    def __init__(self, model, lr, *, momentum=0.0, weight_decay=0.0):
         super().__init__(model, lr, weight_decay)
-        self.momentum = momentum
+        self.momentum = check_number("SGD: momentum", momentum, low=0, high=1, high_open=True)
 
     def step(self):
-        grads = self.model.grads
-        for name, p in self.model.params.items():
-            g = self._grad(name, p, grads[name])
+        """Update every parameter in place from the gradients of the latest backward."""
+        for name, p, g in self._grads():
             if self.momentum:
                 buf = self.state.get(name)
                 if buf is None:
@@ -44,24 +71,39 @@ class SGD(_Optimizer):
                     buf *= self.momentum
                     buf += g
                 g = buf
-            p -= self.lr * g
+            p -= p.dtype.type(self.lr) * g
 
 
 class Adam(_Optimizer):
-    """Adam (Kingma and Ba), with PyTorch's bias correction and L2 weight decay."""
+    """Adam (Kingma and Ba), with PyTorch's bias correction and L2 weight decay.
 
-    def __init__(self, model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    Parameters
+    ----------
+    model : Module
+    lr : float, > 0
+    betas : (float, float), each in [0, 1), keyword-only
+    eps : float, > 0, keyword-only
+    weight_decay : float, >= 0, keyword-only
+    """
+
+    def __init__(self, model, lr=1e-3, *, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(model, lr, weight_decay)
-        self.betas, self.eps = betas, eps
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"Adam: betas must be a pair of numbers, got {betas!r}") from None
+        self.betas = (check_number("Adam: betas[0]", b1, low=0, high=1, high_open=True),
+                      check_number("Adam: betas[1]", b2, low=0, high=1, high_open=True))
+        self.eps = check_number("Adam: eps", eps, low=0, low_open=True)
         self.t = 0
 
     def step(self):
+        """Update every parameter in place from the gradients of the latest backward."""
+        rows = self._grads()
         self.t += 1
         b1, b2 = self.betas
         c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t
-        grads = self.model.grads
-        for name, p in self.model.params.items():
-            g = self._grad(name, p, grads[name])
+        for name, p, g in rows:
             if name not in self.state:
                 self.state[name] = (np.zeros_like(p), np.zeros_like(p))
             m, v = self.state[name]

@@ -1,10 +1,16 @@
-"""Minibatch training and evaluation loops with a compact progress line per epoch."""
+"""The training loop: ``train_step``, ``fit`` with early stopping, ``predict`` and ``evaluate``."""
 
 import json
+import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
+
+from cnnlib.checks import check_int, check_real, check_rng
+from cnnlib.losses import check_labels
 
 
 @dataclass
@@ -19,15 +25,27 @@ class History:
     best_epoch: int = -1
 
     def to_json(self, path):
-        """Write the history to a JSON file."""
-        with open(path, "w") as f:
-            json.dump(asdict(self), f, indent=1)
+        """Write the history to a JSON file, atomically."""
+        write_json(path, asdict(self))
 
     @classmethod
     def from_json(cls, path):
         """Read a history written by :meth:`to_json`."""
         with open(path) as f:
             return cls(**json.load(f))
+
+
+def write_json(path, obj):
+    """Write ``obj`` as JSON to a temporary file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def batches(n, batch_size, rng=None):
@@ -37,28 +55,102 @@ def batches(n, batch_size, rng=None):
         yield order[start: start + batch_size]
 
 
+def train_step(model, loss_fn, optimizer, x, y):
+    """One forward, loss, backward and optimiser step on a batch; returns (loss, output).
+
+    Parameters
+    ----------
+    model : Module
+    loss_fn : a loss with ``forward(out, y) -> float`` and ``backward() -> dout``
+    optimizer : SGD or Adam built on ``model``
+    x : ndarray, shape (N, ...)
+    y : targets for ``loss_fn``
+
+    Returns
+    -------
+    loss : float
+    out : ndarray, the model's output for ``x``
+    """
+    out = model.forward(x)
+    loss = loss_fn.forward(out, y)
+    model.backward(loss_fn.backward())
+    optimizer.step()
+    return loss, out
+
+
+def _check_batch_size(name, batch_size):
+    return check_int(f"{name}: batch_size", batch_size)
+
+
 def predict(model, x, *, batch_size=256):
-    """Model outputs for ``x`` in evaluation mode, batch by batch."""
+    """Model outputs for ``x`` in evaluation mode, batch by batch; the mode is restored.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, ...)
+
+    Returns
+    -------
+    ndarray, shape (N, ...) of the model's outputs
+    """
+    batch_size = _check_batch_size("predict", batch_size)
+    x = check_real("predict", x)
     was_training = model.training
     model.eval()
-    out = np.concatenate([model.forward(x[idx]) for idx in batches(len(x), batch_size)])
-    model.train(was_training)
-    return out
+    try:
+        parts = [model.forward(x[idx]) for idx in batches(len(x), batch_size)]
+        if not parts:
+            return model.forward(x)
+        return np.concatenate(parts)
+    finally:
+        model.train(was_training)
 
 
 def evaluate(model, x, y, *, batch_size=256):
-    """Classification accuracy: the fraction of ``argmax(model(x)) == y``."""
-    return float(np.mean(predict(model, x, batch_size=batch_size).argmax(axis=1) == y))
+    """Classification accuracy: the fraction of ``argmax(model(x)) == y``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, ...)
+    y : ndarray of int, shape (N,); (N, 1) and one-hot labels are refused
+    """
+    scores = predict(model, x, batch_size=batch_size)
+    if scores.ndim != 2:
+        raise ValueError(f"evaluate: the model's output has shape {scores.shape}; "
+                         f"expected (N, classes)")
+    y = check_labels("evaluate", y, len(x), scores.shape[1])
+    return float(np.mean(scores.argmax(axis=1) == y)) if len(y) else 0.0
 
 
-def _loss_of(model, loss_fn, x, y, batch_size):
-    out = predict(model, x, batch_size=batch_size)
-    return loss_fn.forward(out, y), float(np.mean(out.argmax(axis=1) == y))
+def _check_fit_data(x, y, x_val, y_val):
+    x = check_real("fit", x)
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"fit: x must hold at least one example, shape (N, ...); got "
+                         f"shape {x.shape}")
+    y = np.asarray(y)
+    if len(y) != len(x):
+        raise ValueError(f"fit: x has {len(x)} examples but y has {len(y)} labels")
+    if (x_val is None) != (y_val is None):
+        raise ValueError("fit: give both x_val and y_val, or neither")
+    if x_val is not None:
+        x_val = check_real("fit", x_val, "x_val")
+        y_val = np.asarray(y_val)
+        if len(x_val) != len(y_val):
+            raise ValueError(f"fit: x_val has {len(x_val)} examples but y_val has "
+                             f"{len(y_val)} labels")
+        if x_val.shape[1:] != x.shape[1:]:
+            raise ValueError(f"fit: x_val examples have shape {x_val.shape[1:]} but x "
+                             f"examples have {x.shape[1:]}")
+    return x, y, x_val, y_val
 
 
 def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
-        y_val=None, patience=None, verbose=True):
-    """Train a classifier with shuffled minibatches.
+        y_val=None, patience=None, transform=None, verbose=True):
+    """Train a classifier with shuffled minibatches, one :func:`train_step` per batch.
+
+    Everything is validated before the first update: the data's lengths,
+    the labels' type and range (against the model's number of outputs),
+    ``batch_size > 0`` and ``epochs >= 0``.
 
     Parameters
     ----------
@@ -68,11 +160,15 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
     x : ndarray, shape (N, ...); y : ndarray of int, shape (N,)
     epochs, batch_size : int
     rng : numpy.random.Generator
-        Shuffles the batches.
-    x_val, y_val : optional validation set, evaluated after every epoch.
+        Shuffles the batches, and is passed to ``transform``.
+    x_val, y_val : optional validation set, evaluated after every epoch
+        in batches of ``batch_size``.
     patience : int, optional
         Early stopping: stop when validation loss has not improved for this
         many epochs, and restore the weights of the best epoch.
+    transform : callable, optional
+        ``transform(x_batch, rng) -> x_batch``, applied to every training
+        batch (augmentation, e.g. random shifts); never to validation data.
     verbose : bool
         Print one line per epoch.
 
@@ -80,6 +176,18 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
     -------
     History
     """
+    epochs = check_int("fit: epochs", epochs, minimum=0)
+    batch_size = _check_batch_size("fit", batch_size)
+    check_rng("fit", rng)
+    if patience is not None:
+        patience = check_int("fit: patience", patience)
+        if x_val is None:
+            raise ValueError("fit: patience (early stopping) needs x_val and y_val")
+    x, y, x_val, y_val = _check_fit_data(x, y, x_val, y_val)
+    k = model.out_shape((1, *x.shape[1:]))[-1]
+    y = check_labels("fit", y, len(x), k)
+    if x_val is not None:
+        y_val = check_labels("fit", y_val, len(x_val), k)
     history = History()
     best, best_state = np.inf, None
     for epoch in range(epochs):
@@ -87,32 +195,34 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
         model.train()
         total, correct = 0.0, 0
         for idx in batches(len(x), batch_size, rng):
-            out = model.forward(x[idx])
-            total += loss_fn.forward(out, y[idx]) * len(idx)
+            xb = x[idx] if transform is None else transform(x[idx], rng)
+            loss, out = train_step(model, loss_fn, optimizer, xb, y[idx])
+            total += loss * len(idx)
             correct += int(np.sum(out.argmax(axis=1) == y[idx]))
-            model.backward(loss_fn.backward())
-            optimizer.step()
         history.loss.append(total / len(x))
         history.train_acc.append(correct / len(x))
         line = (f"epoch {epoch + 1:>3}/{epochs}  loss {history.loss[-1]:.4f}  "
                 f"acc {history.train_acc[-1]:.3f}")
         if x_val is not None:
-            val_loss, val_acc = _loss_of(model, loss_fn, x_val, y_val, 256)
+            out = predict(model, x_val, batch_size=batch_size)
+            val_loss = loss_fn.forward(out, y_val)
+            val_acc = float(np.mean(out.argmax(axis=1) == y_val))
             history.val_loss.append(val_loss)
             history.val_acc.append(val_acc)
             line += f"  val_loss {val_loss:.4f}  val_acc {val_acc:.3f}"
             if val_loss < best:
                 best, history.best_epoch = val_loss, epoch
-                best_state = _snapshot(model)
+                if patience is not None:
+                    best_state = _snapshot(model)
         history.seconds.append(time.perf_counter() - start)
         if verbose:
             print(f"{line}  [time: {history.seconds[-1]:.1f} s]", flush=True)
-        if patience is not None and x_val is not None and epoch - history.best_epoch >= patience:
+        if patience is not None and epoch - history.best_epoch >= patience:
             if verbose:
                 print(f"stopping early: no improvement for {patience} epochs; "
                       f"best was epoch {history.best_epoch + 1}")
             break
-    if patience is not None and history.best_epoch >= 0:
+    if best_state is not None:
         _restore(model, best_state)
     return history
 

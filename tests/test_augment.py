@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnlib import augment
+from cnnlib.data import augment
 
 
 def test_shift_moves_content_and_fills_zeros():
@@ -51,15 +51,3 @@ def test_shift_and_flip_moves_by_the_distance():
         assert (abs(r - 5), abs(c - 5)) in {(0, 2), (2, 0), (2, 2)}
     flipped = augment.shift_and_flip(x, np.random.default_rng(3), distance=2, n_pixels=5)
     assert (np.abs(flipped - y).reshape(50, -1).sum(axis=1) == 5).all()
-
-
-def test_fit_augmented_records_every_epoch(capsys):
-    import cnnlib
-    rng = np.random.default_rng(0)
-    x = rng.random((40, 1, 6, 6))
-    y = rng.integers(0, 2, 40)
-    model = cnnlib.Sequential(cnnlib.Flatten(), cnnlib.Linear(36, 2, rng=rng))
-    h = augment.fit_augmented(model, cnnlib.CrossEntropyLoss(), cnnlib.SGD(model, 0.1), x, y,
-                              epochs=3, batch_size=8, rng=rng, max_shift=1, x_val=x, y_val=y)
-    assert len(h.loss) == len(h.val_acc) == len(h.seconds) == 3 and 0 <= h.best_epoch < 3
-    assert capsys.readouterr().out.count("[time:") == 3

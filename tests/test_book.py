@@ -82,6 +82,7 @@ def site(build):
     return HTML
 
 
+@pytest.mark.build
 def test_build_succeeds_with_warnings_as_errors(build):
     assert build.returncode == 0, (
         "jupyter-book build -W failed:\n" + build.stderr[-6000:] + build.stdout[-2000:])
@@ -117,6 +118,7 @@ def _is_external(url):
     return url.startswith(("http:", "https:", "//"))
 
 
+@pytest.mark.build
 def test_site_loads_nothing_from_outside(site):
     """No <script src="http...">, stylesheet, font or image from another host."""
     external = []
@@ -132,6 +134,7 @@ def test_site_loads_nothing_from_outside(site):
     assert not external, "the site loads files from outside itself:\n" + "\n".join(map(str, external))
 
 
+@pytest.mark.build
 def test_site_has_favicon_and_vendored_scripts(site):
     intro = (site / "book" / "intro.html").read_text(encoding="utf-8")
     assert re.search(r'<link rel="icon" href="[^"]*favicon\.png"', intro)
@@ -254,6 +257,7 @@ ANIMATION_FRAMES = """() => [...document.querySelectorAll('.animation')].map(a =
 })"""
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("docname", PAGES)
 def test_page_renders_offline(browser, server, docname):
     context = browser.new_context(viewport={"width": 1280, "height": 900},
@@ -305,6 +309,7 @@ def test_page_renders_offline(browser, server, docname):
     assert not errors, f"errors in the page: {errors}"
 
 
+@pytest.mark.browser
 def test_index_redirects_to_intro(browser, server):
     context = browser.new_context(service_workers="block")
     page = context.new_page()

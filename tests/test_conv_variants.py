@@ -7,9 +7,9 @@ import pytest
 
 import cnnlib
 from cnnlib import functional as F
-from cnnlib.conv_variants import conv2d_einsum, conv2d_offsets
-from cnnlib.naive import conv2d_naive
-from cnnlib.timing import format_time, matmul_peak, median_time, profile_layers
+from cnnlib.book.reference import conv2d_einsum, conv2d_offsets
+from cnnlib.book.reference import conv2d_naive
+from cnnlib.tools.timing import format_time, matmul_peak, median_time, profile_layers
 
 VARIANTS = [conv2d_offsets, conv2d_einsum]
 

@@ -1,9 +1,10 @@
-"""Datasets: the digits split and the rendered letters (shapes, determinism, held-out fonts)."""
+"""The book's datasets: the digits split and the rendered letters (shapes, determinism, fonts)."""
 
 import numpy as np
 import pytest
 
-from cnnlib import data
+import cnnlib
+from cnnlib.book import datasets as data
 
 
 def test_digits_split_is_stratified_and_disjoint():
@@ -60,7 +61,7 @@ def test_letters_rejects_unknown_split():
 
 
 def test_tl_letters_cover_every_position_once():
-    d = data.tl_letters()
+    d = cnnlib.data.tl_letters()
     total = sum((8 - s + 1) ** 2 for s in (3, 4, 5))
     assert len(d["y_train"]) + len(d["y_test"]) == 2 * total
     positions = [tuple(p) + (y,) for split in ("train", "test")
@@ -72,7 +73,7 @@ def test_tl_letters_cover_every_position_once():
 
 
 def test_letter_shapes():
-    np.testing.assert_array_equal(data.letter_shape("T", 3), [[1, 1, 1], [0, 1, 0], [0, 1, 0]])
-    np.testing.assert_array_equal(data.letter_shape("L", 3), [[1, 0, 0], [1, 0, 0], [1, 1, 1]])
+    np.testing.assert_array_equal(cnnlib.data.letter_shape("T", 3), [[1, 1, 1], [0, 1, 0], [0, 1, 0]])
+    np.testing.assert_array_equal(cnnlib.data.letter_shape("L", 3), [[1, 0, 0], [1, 0, 0], [1, 1, 1]])
     with pytest.raises(ValueError, match="does not fit at"):
-        data.place(data.letter_shape("T", 5), 4, 0)
+        cnnlib.data.place(cnnlib.data.letter_shape("T", 5), 4, 0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnnlib import functional as F
-from cnnlib.naive import conv2d_naive, get_patch, max_pool2d_naive
+from cnnlib.book.reference import conv2d_naive, get_patch, max_pool2d_naive
 
 SEED_INPUT = np.array([[1, 0, 2, 1, 0],
                        [0, 1, 0, 1, 1],

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "tests" / "data" / "drift_check.ipynb"
 SANITIZE = ROOT / "nbval_sanitize.cfg"
@@ -27,6 +29,7 @@ def run_nbval(notebook):
         cwd=notebook.parent, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_unaltered_notebook_passes(tmp_path):
     copy = tmp_path / NOTEBOOK.name
     shutil.copy(NOTEBOOK, copy)
@@ -35,6 +38,7 @@ def test_unaltered_notebook_passes(tmp_path):
     assert "4 passed" in result.stdout
 
 
+@pytest.mark.slow
 def test_altered_output_fails(tmp_path):
     nb = json.loads(NOTEBOOK.read_text())
     altered = 0

@@ -3,7 +3,7 @@
 import numpy as np
 
 import cnnlib
-from cnnlib.shapes import receptive_field, summary
+from cnnlib.tools.shapes import receptive_field, summary
 
 
 def letters_net(rng):

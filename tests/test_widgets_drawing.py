@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from cnnlib.widgets.drawing import LetterPad, classify, drawings_figure, parse_drawing
+from cnnlib.book.widgets.drawing import LetterPad, classify, drawings_figure, parse_drawing
 
 matplotlib.use("Agg")
 

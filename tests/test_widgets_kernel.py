@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from cnnlib.widgets.kernel import (KERNELS_2D, KernelExplorer, apply_kernel, conv_steps_figure,
+from cnnlib.book.widgets.kernel import (KERNELS_2D, KernelExplorer, apply_kernel, conv_steps_figure,
                                    display_limits, kernel_grid)
 
 matplotlib.use("Agg")

@@ -1,4 +1,4 @@
-"""Tests for cnnlib.widgets.positions: window starts, coverage, drawings, explorer."""
+"""Tests for window starts, coverage, and cnnlib.book.widgets.positions: window starts, coverage, drawings, explorer."""
 
 import itertools
 
@@ -8,15 +8,15 @@ import pytest
 
 import cnnlib
 from cnnlib import functional as F
-from cnnlib.widgets.positions import (coverage, draw_positions, draw_receptive_field,
-                                      positions_explorer, trace_receptive_field,
-                                      window_starts)
+from cnnlib.book.widgets.positions import draw_positions, draw_receptive_field, positions_explorer
+from cnnlib.nn.windows import coverage, window_starts
+from cnnlib.tools.shapes import receptive_field_units
 
 
 @pytest.mark.parametrize("ceil_mode", [False, True])
 def test_window_count_matches_output_size(ceil_mode):
     for n, k, s, p in itertools.product(range(1, 12), range(1, 6), range(1, 5), range(3)):
-        if k > n + 2 * p or (ceil_mode and k > n):
+        if k > n + 2 * p or (ceil_mode and (k > n or p > k // 2)):
             continue
         starts = window_starts(n, k, stride=s, padding=p, ceil_mode=ceil_mode)
         assert len(starts) == F.output_size(n, k, stride=s, padding=p, ceil_mode=ceil_mode)
@@ -56,7 +56,7 @@ def test_draw_positions_returns_starts():
     plt.close(fig)
 
 
-def test_trace_receptive_field_matches_cnnlib():
+def test_receptive_field_units_match_cnnlib():
     rng = np.random.default_rng(0)
     model = cnnlib.Sequential(cnnlib.Conv2d(1, 1, 3, rng=rng), cnnlib.Conv2d(1, 1, 3, rng=rng),
                               cnnlib.Conv2d(1, 1, 3, rng=rng), cnnlib.MaxPool2d(2),
@@ -64,10 +64,11 @@ def test_trace_receptive_field_matches_cnnlib():
     layers = [("conv", 3, 1)] * 3 + [("pool", 2, 2), ("conv", 3, 1)]
     expected = [row[2] for row in cnnlib.receptive_field(model)]
     assert expected == [1, 3, 5, 7, 8, 12]
+    windows = [(k, s, 1) for _, k, s in layers]
     for depth in range(1, len(layers) + 1):
-        pixels = trace_receptive_field(layers[:depth])[0]
+        pixels = receptive_field_units(windows[:depth])[0]
         assert pixels.tolist() == list(range(expected[depth]))
-    units = trace_receptive_field(layers)
+    units = receptive_field_units(windows)
     assert [len(u) for u in units] == [12, 10, 8, 6, 3, 1]
     fig, ax = plt.subplots()
     assert draw_receptive_field(layers, ax=ax) == expected

@@ -7,28 +7,29 @@ import numpy as np
 import pytest
 from matplotlib.animation import FuncAnimation
 
-from cnnlib.widgets.signal import (KERNELS_1D, SignalExplorer, draw_step, signal_animation,
-                                   slide, step_text)
+from cnnlib.book.widgets.signal import (KERNELS_1D, SignalExplorer, draw_step, signal_animation,
+                                        step_text)
+from cnnlib.nn.conv import conv1d
 
 matplotlib.use("Agg")
 
 
 def test_slide_is_a_moving_average_with_equal_weights():
     x = np.arange(2, 16, 2)
-    np.testing.assert_allclose(slide(x, KERNELS_1D["smoothing"]), [4, 6, 8, 10, 12])
+    np.testing.assert_allclose(conv1d(x, KERNELS_1D["smoothing"]), [4, 6, 8, 10, 12])
 
 
 def test_slide_matches_numpy_correlate_and_keeps_integers():
     x = np.array([3, 1, 4, 1, 5, 9, 2, 6])
     k = np.array([1, -2, 3])
-    y = slide(x, k)
+    y = conv1d(x, k)
     assert y.dtype.kind == "i"
     np.testing.assert_array_equal(y, np.correlate(x, k, mode="valid"))
 
 
 def test_slide_rejects_a_kernel_longer_than_the_signal():
     with pytest.raises(ValueError, match="longer"):
-        slide([1, 2], [1, 1, 1])
+        conv1d([1, 2], [1, 1, 1])
 
 
 def test_step_text_writes_out_the_sum():

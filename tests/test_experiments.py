@@ -1,12 +1,17 @@
-"""Tests for the T-versus-L models and their full-batch training loops."""
+"""Tests for the chapters' experiments: T/L training loops, side-by-side training, the letters run."""
+
+import json
 
 import numpy as np
 import pytest
 
 import cnnlib
-from cnnlib.gradcheck import check_layer
-from cnnlib.tl_models import (GroupedLinear, accuracy, dense_net, predict_t, tl_cnn, train_mse,
-                              train_side_by_side)
+from cnnlib.tools.gradcheck import check_layer
+from cnnlib import models
+from cnnlib.book import datasets, train_letters
+from cnnlib.book.experiments import (GroupedLinear, accuracy, predict_t, train_mse,
+                                     train_side_by_side)
+from cnnlib.models import tl_cnn, tl_dense
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +22,7 @@ def data():
 def test_shapes_and_parameter_counts(rng):
     x = np.zeros((5, 1, 8, 8))
     for model, n_params in ((tl_cnn(1, rng=rng), 55), (tl_cnn(4, rng=rng), 345),
-                            (dense_net(16, rng=rng), 1057)):
+                            (tl_dense(16, rng=rng), 1057)):
         assert model.forward(x).shape == (5, 1)
         assert model.num_params() == n_params
     four = tl_cnn(4, rng=rng)
@@ -25,7 +30,7 @@ def test_shapes_and_parameter_counts(rng):
 
 
 def test_predict_t_thresholds_at_one_half(rng):
-    model = dense_net(2, rng=rng)
+    model = tl_dense(2, rng=rng)
     for p in model.params.values():
         p[...] = 0
     model.params["3.bias"][...] = 0.6
@@ -47,7 +52,7 @@ def test_train_mse_matches_the_mse_loss_and_decreases(data, rng):
 def test_side_by_side_equals_training_one_at_a_time(data):
     x, y = data["x_train"], data["y_train"]
     for build in (lambda r: tl_cnn(1, rng=r), lambda r: tl_cnn(4, rng=r),
-                  lambda r: dense_net(8, rng=r)):
+                  lambda r: tl_dense(8, rng=r)):
         together = [build(np.random.default_rng(s)) for s in (3, 7)]
         alone = [build(np.random.default_rng(s)) for s in (3, 7)]
         losses = train_side_by_side(together, x, y, epochs=15, lr=0.1)
@@ -77,3 +82,16 @@ def test_four_kernel_model_fits_every_training_image(data):
     train_mse(model, data["x_train"], data["y_train"], epochs=400, lr=0.1)
     assert accuracy(model, data["x_train"], data["y_train"]) == 1.0
     assert accuracy(model, data["x_test"], data["y_test"]) > 0.75
+
+
+def test_train_letters_command_writes_results(tmp_path, capsys):
+    train_letters.main(["--out", str(tmp_path), "--per-glyph", "1", "--dense-epochs", "1",
+                        "--models", "letters_dense", "letters_dense_aug"])
+    assert "held-out-font accuracy" in capsys.readouterr().out
+    for name in ("letters_dense", "letters_dense_aug"):
+        model = models.letters_dense(rng=np.random.default_rng(1))
+        cnnlib.load_weights(model, tmp_path / f"{name}.npz")
+        history = cnnlib.train.History.from_json(tmp_path / f"{name}.json")
+        assert len(history.loss) == len(history.val_acc) == 1
+    run = json.loads((tmp_path / "letters_run.json").read_text())
+    assert run["n_train"] + run["n_val"] == len(datasets.LETTER_FONTS_TRAIN) * 52

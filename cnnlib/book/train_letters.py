@@ -1,26 +1,25 @@
 """Train the letters CNN and a dense network of the same size, with and without augmentation.
 
-Run as ``python -m cnnlib.train_letters`` (``make train``). Writes, for each
+Run as ``python -m cnnlib.book.train_letters`` (``make train``). Writes, for each
 model NAME, ``NAME.npz`` (weights, see :func:`cnnlib.save_weights`) and
 ``NAME.json`` (a :class:`cnnlib.train.History`) to the output directory, plus
 ``letters_run.json`` with the settings, the split sizes and the time taken.
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from cnnlib import data
-from cnnlib.augment import fit_augmented
-from cnnlib.handwriting_models import letters_cnn, letters_dense
+from cnnlib.book import datasets
+from cnnlib.data.augment import random_shift
 from cnnlib.io import save_weights
 from cnnlib.losses import NLLLoss
+from cnnlib.models import letters_cnn, letters_dense
 from cnnlib.optim import Adam
-from cnnlib.train import evaluate, fit
+from cnnlib.train import evaluate, fit, write_json
 
 MODELS = {"letters_cnn": (letters_cnn, False), "letters_dense": (letters_dense, False),
           "letters_cnn_aug": (letters_cnn, True), "letters_dense_aug": (letters_dense, True)}
@@ -44,16 +43,15 @@ def train_one(name, d, args):
     """Train model ``name`` from :data:`MODELS` on the split ``d``; returns (model, History)."""
     builder, augmented = MODELS[name]
     rng = np.random.default_rng([args.seed, list(MODELS).index(name)])
-    model = builder(rng)
+    model = builder(rng=rng)
     epochs = args.epochs if "cnn" in name else args.dense_epochs
-    opt = Adam(model, lr=args.lr)
-    kwargs = dict(epochs=epochs, batch_size=args.batch_size, rng=rng, x_val=d["x_val"],
-                  y_val=d["y_val"])
-    if augmented:
-        history = fit_augmented(model, NLLLoss(), opt, d["x_train"], d["y_train"],
-                                max_shift=args.max_shift, **kwargs)
-    else:
-        history = fit(model, NLLLoss(), opt, d["x_train"], d["y_train"], **kwargs)
+
+    def shifted(xb, rng):
+        return random_shift(xb, args.max_shift, rng)
+
+    history = fit(model, NLLLoss(), Adam(model, lr=args.lr), d["x_train"], d["y_train"],
+                  epochs=epochs, batch_size=args.batch_size, rng=rng, x_val=d["x_val"],
+                  y_val=d["y_val"], transform=shifted if augmented else None)
     return model, history
 
 
@@ -85,13 +83,13 @@ def run(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    d = data.letters(per_glyph_train=args.per_glyph)
+    d = datasets.letters(per_glyph_train=args.per_glyph)
     x_tr, y_tr, x_val, y_val = split_validation(
         d["x_train"], d["y_train"], args.val_fraction, np.random.default_rng(args.seed))
     d.update(x_train=x_tr, y_train=y_tr, x_val=x_val, y_val=y_val)
     print(f"letters: {len(y_tr)} training, {len(y_val)} validation images "
-          f"({len(data.LETTER_FONTS_TRAIN)} fonts); {len(d['y_test'])} test images from "
-          f"{len(data.LETTER_FONTS_TEST)} held-out fonts", flush=True)
+          f"({len(datasets.LETTER_FONTS_TRAIN)} fonts); {len(d['y_test'])} test images from "
+          f"{len(datasets.LETTER_FONTS_TEST)} held-out fonts", flush=True)
     summary = {}
     for name in args.models:
         print(f"--- {name}", flush=True)
@@ -105,8 +103,7 @@ def run(args):
     total = time.perf_counter() - start
     record = {"settings": vars(args), "n_train": len(y_tr), "n_val": len(y_val),
               "n_test": len(d["y_test"]), "models": summary, "total_seconds": total}
-    with open(out / "letters_run.json", "w") as f:
-        json.dump(record, f, indent=1)
+    write_json(out / "letters_run.json", record)
     print(f"done: results in {out}  [time: {total:.1f} s]")
 
 

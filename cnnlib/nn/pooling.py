@@ -7,8 +7,14 @@ window at once.
 
 import numpy as np
 
-from cnnlib.checks import check_ndim, pair
-from cnnlib.windows import offsets, pad2d, shifted, window_geometry
+from cnnlib.checks import check_ndim, check_real, pair
+from cnnlib.nn.windows import offsets, pad2d, shifted, window_geometry
+
+
+def _geometry(name, size, stride):
+    k = pair(size, f"{name}: size")
+    s = k if stride is None else pair(stride, f"{name}: stride")
+    return k, s
 
 
 def _pool_input(name, x, size, stride, ceil_mode, pad_value):
@@ -19,8 +25,7 @@ def _pool_input(name, x, size, stride, ceil_mode, pad_value):
     partial windows.
     """
     check_ndim(name, x, 4, "(N, C, H, W)")
-    k = pair(size)
-    s = k if stride is None else pair(stride)
+    k, s = _geometry(name, size, stride)
     h, w = x.shape[2:]
     if k[0] > h or k[1] > w:
         raise ValueError(
@@ -32,6 +37,8 @@ def _pool_input(name, x, size, stride, ceil_mode, pad_value):
 
 def _lowest(dtype):
     """The smallest value of ``dtype``: padding that never wins a max."""
+    if dtype.kind == "b":
+        return False
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
@@ -63,7 +70,7 @@ def max_pool2d_with_indices(x, size=2, stride=None, *, ceil_mode=False):
         Row-major index inside the window of the first maximum (ties go to
         the first, as in PyTorch).
     """
-    x = np.asarray(x)
+    x = check_real("max_pool2d", x)
     xp, k, s, out = _pool_input("max_pool2d", x, size, stride, ceil_mode,
                                 _lowest(x.dtype))
     views = [shifted(xp, offset, s, out) for offset in offsets(k)]
@@ -78,33 +85,51 @@ def max_pool2d_with_indices(x, size=2, stride=None, *, ceil_mode=False):
     return y, winner
 
 
-def max_pool2d_backward(dy, x, size=2, stride=None, *, ceil_mode=False,
-                        winner=None):
+def max_pool2d_backward(dy, x, size=2, stride=None, *, ceil_mode=False):
     """Route each output gradient to the element that won its window.
 
     Parameters
     ----------
     dy : ndarray, shape (N, C, H', W')
     x : ndarray, shape (N, C, H, W)
-    winner : ndarray, optional
-        From :func:`max_pool2d_with_indices`, to avoid recomputing it.
+    size, stride, ceil_mode : as for :func:`max_pool2d`
 
     Returns
     -------
     dx : ndarray, shape (N, C, H, W)
     """
-    x, dy = np.asarray(x), np.asarray(dy)
-    if winner is None:
-        _, winner = max_pool2d_with_indices(x, size, stride,
+    x = check_real("max_pool2d_backward", x)
+    _, winner = max_pool2d_with_indices(x, size, stride, ceil_mode=ceil_mode)
+    return max_pool2d_backward_from_indices(dy, x.shape, winner, size, stride,
                                             ceil_mode=ceil_mode)
-    k = pair(size)
-    s = k if stride is None else pair(stride)
-    _, _, pads = window_geometry("max_pool2d", x, k, s, (0, 0), ceil_mode)
-    n, c, h, w = x.shape
-    dxp = np.zeros_like(x, dtype=dy.dtype, shape=(n, c, h + pads[1], w + pads[3]))
+
+
+def max_pool2d_backward_from_indices(dy, x_shape, winner, size=2, stride=None, *,
+                                     ceil_mode=False):
+    """:func:`max_pool2d_backward` given the winners from :func:`max_pool2d_with_indices`.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (N, C, H', W')
+    x_shape : (N, C, H, W)
+    winner : ndarray, shape (N, C, H', W')
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W), laid out like ``dy``
+    """
+    dy = check_real("max_pool2d_backward", dy, "gradient")
+    if dy.shape != winner.shape:
+        raise ValueError(f"max_pool2d_backward: gradient has shape {dy.shape} but the "
+                         f"output had {winner.shape}")
+    k, s = _geometry("max_pool2d", size, stride)
+    n, c, h, w = x_shape
+    ho, wo, pads = window_geometry("max_pool2d", np.empty((0, 0, h, w)), k, s, (0, 0),
+                                   ceil_mode)
+    dxp = np.zeros_like(dy, shape=(n, c, h + pads[1], w + pads[3]))
     overlapping = s[0] < k[0] or s[1] < k[1]
     for index, offset in enumerate(offsets(k)):
-        target = shifted(dxp, offset, s, dy.shape[2:])
+        target = shifted(dxp, offset, s, (ho, wo))
         if overlapping:
             target += (winner == index) * dy
         else:  # each input element is in at most one window: write, do not add
@@ -124,10 +149,12 @@ def avg_pool2d(x, size=2, stride=None):
     -------
     y : ndarray, shape (N, C, H', W')
     """
-    x = np.asarray(x)
+    x = check_real("avg_pool2d", x)
     xp, k, s, out = _pool_input("avg_pool2d", x, size, stride, False, 0)
+    if xp.dtype.kind != "f":
+        xp = xp.astype(np.float64)
     total = sum(shifted(xp, offset, s, out) for offset in offsets(k))
-    return total / (k[0] * k[1])
+    return total / xp.dtype.type(k[0] * k[1])
 
 
 def avg_pool2d_backward(dy, x, size=2, stride=None):
@@ -142,11 +169,15 @@ def avg_pool2d_backward(dy, x, size=2, stride=None):
     -------
     dx : ndarray, shape (N, C, H, W)
     """
-    x, dy = np.asarray(x), np.asarray(dy)
-    k = pair(size)
-    s = k if stride is None else pair(stride)
+    return avg_pool2d_backward_from_shape(dy, np.shape(x), size, stride)
+
+
+def avg_pool2d_backward_from_shape(dy, x_shape, size=2, stride=None):
+    """:func:`avg_pool2d_backward` given only the input's shape (N, C, H, W)."""
+    dy = check_real("avg_pool2d_backward", dy, "gradient")
+    k, s = _geometry("avg_pool2d", size, stride)
     share = dy / (k[0] * k[1])
-    dx = np.zeros_like(x, dtype=share.dtype)
+    dx = np.zeros(x_shape, dtype=share.dtype)
     for offset in offsets(k):
         target = shifted(dx, offset, s, dy.shape[2:])
         target += share

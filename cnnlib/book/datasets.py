@@ -1,78 +1,17 @@
-"""Datasets used by the book, all generated or shipped offline."""
+"""Datasets that need the book's extras: scikit-learn's digits and letters rendered from fonts."""
 
+from pathlib import Path
+
+import matplotlib
 import numpy as np
+from matplotlib.backends.backend_agg import RendererAgg
+from matplotlib.font_manager import FontProperties
+from matplotlib.path import Path as MplPath
+from matplotlib.textpath import TextPath
+from matplotlib.transforms import Affine2D
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
 
-
-def letter_shape(letter, size):
-    """A ``size`` x ``size`` binary T or L.
-
-    T: a full top bar and a stem down the middle column.
-    L: a full left column and a full bottom bar.
-    """
-    grid = np.zeros((size, size), dtype=np.int64)
-    if letter == "T":
-        grid[0, :] = 1
-        grid[:, size // 2] = 1
-    elif letter == "L":
-        grid[:, 0] = 1
-        grid[-1, :] = 1
-    else:
-        raise ValueError(f"letter_shape: letter must be 'T' or 'L', got {letter!r}")
-    return grid
-
-
-def place(shape, row, col, canvas=8):
-    """Put a small ``shape`` on an empty ``canvas`` x ``canvas`` grid at (row, col)."""
-    h, w = shape.shape
-    if not (0 <= row <= canvas - h and 0 <= col <= canvas - w):
-        raise ValueError(f"place: a {h}x{w} shape does not fit at ({row}, {col}) "
-                         f"on a {canvas}x{canvas} canvas")
-    grid = np.zeros((canvas, canvas), dtype=shape.dtype)
-    grid[row: row + h, col: col + w] = shape
-    return grid
-
-
-def tl_letters(sizes=(3, 4, 5), canvas=8, holdout=0.25, seed=0):
-    """Every placement of T and L on an 8x8 grid, with held-out positions.
-
-    Parameters
-    ----------
-    sizes : tuple of int
-        Letter sizes; each letter of size s fits at (canvas - s + 1)**2 places.
-    holdout : float
-        Fraction of placements of each letter (and size) kept for testing.
-    seed : int
-        Chooses the held-out placements.
-
-    Returns
-    -------
-    dict with
-        x_train, x_test : float64 arrays, shape (N, 1, canvas, canvas)
-        y_train, y_test : int arrays, shape (N,); T is 1 and L is 0
-        pos_train, pos_test : int arrays, shape (N, 3) of (size, row, col)
-    """
-    rng = np.random.default_rng(seed)
-    parts = {"train": ([], [], []), "test": ([], [], [])}
-    for label, letter in ((1, "T"), (0, "L")):
-        for size in sizes:
-            shape = letter_shape(letter, size)
-            spots = [(r, c) for r in range(canvas - size + 1) for c in range(canvas - size + 1)]
-            n_test = int(round(holdout * len(spots)))
-            test_idx = set(rng.choice(len(spots), n_test, replace=False).tolist())
-            for i, (r, c) in enumerate(spots):
-                xs, ys, ps = parts["test" if i in test_idx else "train"]
-                xs.append(place(shape, r, c, canvas))
-                ys.append(label)
-                ps.append((size, r, c))
-    out = {}
-    for split, (xs, ys, ps) in parts.items():
-        out[f"x_{split}"] = np.array(xs, dtype=np.float64)[:, None]
-        out[f"y_{split}"] = np.array(ys, dtype=np.int64)
-        out[f"pos_{split}"] = np.array(ps, dtype=np.int64)
-    return out
-
-
-# ----------------------------------------------------------------- digits
 
 def digits(test_fraction=0.2, seed=0, dtype=np.float64):
     """scikit-learn's 1,797 handwritten 8x8 digits, scaled to [0, 1] and split.
@@ -94,20 +33,13 @@ def digits(test_fraction=0.2, seed=0, dtype=np.float64):
         x_train, x_test : arrays of ``dtype``, shape (N, 1, 8, 8), ink = 1
         y_train, y_test : int64 arrays, shape (N,), the digit 0..9
     """
-    from sklearn.datasets import load_digits
-
     bunch = load_digits()
     x = (bunch.images / 16.0).astype(dtype)[:, None]
     y = bunch.target.astype(np.int64)
-    rng = np.random.default_rng(seed)
-    test = np.zeros(len(y), dtype=bool)
-    for k in range(10):
-        idx = np.flatnonzero(y == k)
-        test[rng.choice(idx, int(round(test_fraction * len(idx))), replace=False)] = True
-    return {"x_train": x[~test], "y_train": y[~test], "x_test": x[test], "y_test": y[test]}
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=test_fraction, stratify=y, random_state=seed)
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
-
-# ---------------------------------------------------------------- letters
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 """Class names of :func:`letters`: label k is ``LETTERS[k]``, upper and lower case merged."""
@@ -129,10 +61,6 @@ LETTER_FONTS_TEST = (
 
 
 def _font_file(name):
-    from pathlib import Path
-
-    import matplotlib
-
     return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name)
 
 
@@ -143,15 +71,11 @@ def _glyph(font, char):
     """Outline of ``char`` in ``font`` as a matplotlib Path, centred on (0, 0), longest side 1."""
     key = (font, char)
     if key not in _GLYPHS:
-        from matplotlib.font_manager import FontProperties
-        from matplotlib.path import Path
-        from matplotlib.textpath import TextPath
-
         path = TextPath((0, 0), char, size=100, prop=FontProperties(fname=_font_file(font)))
         box = path.get_extents()
         centre = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
         verts = (path.vertices - centre) / max(box.width, box.height)
-        _GLYPHS[key] = Path(verts, path.codes)
+        _GLYPHS[key] = MplPath(verts, path.codes)
     return _GLYPHS[key]
 
 
@@ -186,9 +110,6 @@ def render_glyphs(glyphs, rng, *, size=28, box=20.0, max_shift=1.0, max_rotation
     -------
     images : float64 array, shape (len(glyphs), size, size), ink = 1, paper = 0
     """
-    from matplotlib.backends.backend_agg import RendererAgg
-    from matplotlib.transforms import Affine2D
-
     n = len(glyphs)
     shifts = rng.uniform(-max_shift, max_shift, size=(n, 2))
     angles = rng.uniform(-max_rotation, max_rotation, size=n)

@@ -1,10 +1,11 @@
-"""The residual block of ResNet: conv-BN-ReLU-conv-BN plus a shortcut, then ReLU."""
+"""Blocks built from layers: the residual block of ResNet."""
 
 import numpy as np
 
-from cnnlib.layers import Conv2d, ReLU
-from cnnlib.module import Module, Sequential
-from cnnlib.norm import BatchNorm2d
+from cnnlib.checks import check_int
+from cnnlib.nn.layers import Conv2d, ReLU
+from cnnlib.nn.module import Module, Sequential
+from cnnlib.nn.norm import BatchNorm2d
 
 
 class ResidualBlock(Module):
@@ -24,38 +25,50 @@ class ResidualBlock(Module):
     rng : numpy.random.Generator
     dtype : numpy dtype
 
-    Shapes: (N, channels, H, W) -> (N, out_channels, H', W'), with
+    Shape
+    -----
+    (N, channels, H, W) -> (N, out_channels, H', W'), with
     ``H' = floor((H - 1) / stride) + 1``.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> block = cnnlib.ResidualBlock(4, 8, stride=2, rng=np.random.default_rng(0))
+    >>> block.forward(np.ones((2, 4, 6, 6))).shape
+    (2, 8, 3, 3)
     """
 
     def __init__(self, channels, out_channels=None, stride=1, *, rng, dtype=np.float64):
         super().__init__()
-        out_channels = channels if out_channels is None else out_channels
+        channels = check_int("ResidualBlock: channels", channels)
+        out_channels = (channels if out_channels is None
+                        else check_int("ResidualBlock: out_channels", out_channels))
+        stride = check_int("ResidualBlock: stride", stride)
         self.channels, self.out_channels, self.stride = channels, out_channels, stride
-        self._children["conv1"] = Conv2d(channels, out_channels, 3, stride, 1, rng=rng,
-                                         dtype=dtype, bias=False)
-        self._children["bn1"] = BatchNorm2d(out_channels, dtype=dtype)
-        self._children["relu1"] = ReLU()
-        self._children["conv2"] = Conv2d(out_channels, out_channels, 3, 1, 1, rng=rng,
-                                         dtype=dtype, bias=False)
-        self._children["bn2"] = BatchNorm2d(out_channels, dtype=dtype)
+        self.add("conv1", Conv2d(channels, out_channels, 3, stride, 1, bias=False, rng=rng,
+                                 dtype=dtype))
+        self.add("bn1", BatchNorm2d(out_channels, dtype=dtype))
+        self.add("relu1", ReLU())
+        self.add("conv2", Conv2d(out_channels, out_channels, 3, 1, 1, bias=False, rng=rng,
+                                 dtype=dtype))
+        self.add("bn2", BatchNorm2d(out_channels, dtype=dtype))
         self.body = Sequential(*(self._children[k] for k in ("conv1", "bn1", "relu1",
                                                              "conv2", "bn2")))
         if stride != 1 or out_channels != channels:
-            self._children["proj"] = Conv2d(channels, out_channels, 1, stride, rng=rng,
-                                            dtype=dtype, bias=False)
-            self._children["proj_bn"] = BatchNorm2d(out_channels, dtype=dtype)
+            self.add("proj", Conv2d(channels, out_channels, 1, stride, bias=False, rng=rng,
+                                    dtype=dtype))
+            self.add("proj_bn", BatchNorm2d(out_channels, dtype=dtype))
             self.shortcut = Sequential(self._children["proj"], self._children["proj_bn"])
         else:
             self.shortcut = None
         self.out_relu = ReLU()
+        self.dtype = self._children["conv1"].dtype
 
-    def forward(self, x):
-        x = np.asarray(x)
+    def _forward(self, x):
         skip = x if self.shortcut is None else self.shortcut.forward(x)
         return self.out_relu.forward(self.body.forward(x) + skip)
 
-    def backward(self, dy):
+    def _backward(self, dy):
         d_sum = self.out_relu.backward(dy)
         dx = self.body.backward(d_sum)
         if self.shortcut is None:
@@ -64,6 +77,9 @@ class ResidualBlock(Module):
 
     def out_shape(self, in_shape):
         return self.body.out_shape(in_shape)
+
+    def windows(self):
+        return self.body.windows()
 
     def macs(self, in_shape):
         total = self.body.macs(in_shape)

@@ -1,60 +1,12 @@
-"""The T-versus-L models of the first-CNN chapter, and full-batch MSE training for them."""
+"""Experiments the chapters run: full-batch MSE training of T/L models, side by side, and gradient norms."""
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from cnnlib.layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU
 from cnnlib.losses import MSELoss
-from cnnlib.module import Module, Sequential
+from cnnlib.nn.layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU
+from cnnlib.nn.module import Module, Sequential
 from cnnlib.optim import SGD
-
-
-def tl_cnn(kernels=1, hidden=None, *, rng):
-    """A CNN for 8x8 images: conv 3x3 + ReLU, max-pool 2, then a small dense head.
-
-    ``kernels=1`` gives the single-kernel model (9 -> 4 -> 1) and
-    ``kernels=4`` the four-kernel model (36 -> 8 -> 1).
-
-    Parameters
-    ----------
-    kernels : int
-        Number of 3x3 kernels (output channels of the convolution).
-    hidden : int, optional
-        Width of the hidden dense layer; 4 for one kernel, else 2 * kernels.
-    rng : numpy.random.Generator
-        Draws the initial weights.
-
-    Returns
-    -------
-    Sequential
-        Input (N, 1, 8, 8) -> output (N, 1). Layer 0 is the convolution and
-        layer 1 its ReLU, so ``model[1](model[0](x))`` are the feature maps,
-        shape (N, kernels, 6, 6).
-    """
-    if hidden is None:
-        hidden = 4 if kernels == 1 else 2 * kernels
-    return Sequential(
-        Conv2d(1, kernels, 3, rng=rng), ReLU(), MaxPool2d(2), Flatten(),
-        Linear(9 * kernels, hidden, rng=rng), ReLU(), Linear(hidden, 1, rng=rng))
-
-
-def dense_net(hidden=16, *, rng, pixels=64):
-    """A fully connected network on the raw pixels: pixels -> hidden (ReLU) -> 1.
-
-    Parameters
-    ----------
-    hidden : int
-    rng : numpy.random.Generator
-    pixels : int
-        Number of input pixels (64 for 8x8 images).
-
-    Returns
-    -------
-    Sequential
-        Input (N, 1, 8, 8) -> output (N, 1).
-    """
-    return Sequential(Flatten(), Linear(pixels, hidden, rng=rng), ReLU(),
-                      Linear(hidden, 1, rng=rng))
 
 
 def train_mse(model, x, y, *, epochs, lr):
@@ -121,13 +73,13 @@ class GroupedLinear(Module):
         self._params["bias"] = np.stack([l.params["bias"] for l in linears])
         self._grads = {k: np.zeros_like(v) for k, v in self._params.items()}
 
-    def forward(self, x):
+    def _forward(self, x):
         g, _, k = self._params["weight"].shape
-        self._x = x.reshape(len(x), g, k)
+        self._x = x.reshape(len(x), g, k).copy()
         y = np.einsum("ngi,goi->ngo", self._x, self._params["weight"]) + self._params["bias"]
         return y.reshape(len(x), -1)
 
-    def backward(self, dy):
+    def _backward(self, dy):
         g, o, k = self._params["weight"].shape
         dy = dy.reshape(len(dy), g, o)
         self._grads["weight"] = np.einsum("ngo,ngi->goi", dy, self._x)
@@ -159,7 +111,7 @@ def _side_by_side(models):
         elif isinstance(layer, Linear):
             wide.append(GroupedLinear(layers))
         elif isinstance(layer, MaxPool2d):
-            wide.append(MaxPool2d(layer.size, layer.stride, ceil_mode=layer.ceil_mode))
+            wide.append(MaxPool2d(layer.kernel_size, layer.stride, ceil_mode=layer.ceil_mode))
         elif isinstance(layer, (ReLU, Flatten)):
             wide.append(type(layer)())
         else:
@@ -170,7 +122,7 @@ def _side_by_side(models):
 def train_side_by_side(models, x, y, *, epochs, lr):
     """Train several independent models at once; the same as :func:`train_mse` on each.
 
-    The models (built by :func:`tl_cnn` or :func:`dense_net` with different
+    The models (built by :func:`cnnlib.models.tl_cnn` or :func:`cnnlib.models.tl_dense` with different
     seeds and the same sizes) are stacked into one wide network whose parts
     share no weights, trained with one full-batch SGD step per epoch, and
     the trained weights are copied back into ``models``.
@@ -213,3 +165,22 @@ def _copy_back(wide, models):
                 parts = np.split(value, len(models))
             for layer, part in zip(layers, parts):
                 layer.params[key][...] = part
+
+
+def conv_grad_norms(model):
+    """Euclidean norm of each convolution's weight gradient, from input to output.
+
+    Parameters
+    ----------
+    model : Module
+        After a ``backward`` pass.
+
+    Returns
+    -------
+    names : list of str
+        The dotted parameter names, e.g. ``"3.conv1.weight"``.
+    norms : ndarray, shape (number of convolutions,)
+    """
+    names = [k for k, g in model.grads.items() if k.endswith("weight") and g.ndim == 4]
+    grads = model.grads
+    return names, np.array([np.linalg.norm(grads[k]) for k in names])

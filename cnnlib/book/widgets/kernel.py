@@ -7,7 +7,7 @@ from IPython.display import display
 from matplotlib.patches import Rectangle
 
 from cnnlib import functional as F
-from cnnlib.viz import heatmap
+from cnnlib.book.viz import heatmap
 
 KERNELS_2D = {
     "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=float),

@@ -1,10 +1,6 @@
 """Image perturbations for augmentation and robustness tests: shifts and flipped pixels."""
 
-import time
-
 import numpy as np
-
-from cnnlib.train import History, fit
 
 
 def shift(images, dy, dx):
@@ -98,37 +94,3 @@ def shift_and_flip(images, rng, *, distance=2, n_pixels=5):
     """
     d = DIRECTIONS[rng.integers(0, len(DIRECTIONS), size=len(images))] * distance
     return flip_pixels(shift(images, d[:, 0], d[:, 1]), n_pixels, rng)
-
-
-def fit_augmented(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, max_shift=2,
-                  x_val=None, y_val=None, verbose=True):
-    """:func:`cnnlib.train.fit` with fresh random shifts of the training images every epoch.
-
-    Parameters
-    ----------
-    max_shift : int
-        Each epoch, every training image is moved by :func:`random_shift`.
-    Other parameters as for :func:`cnnlib.train.fit` (no early stopping).
-
-    Returns
-    -------
-    History
-    """
-    history = History()
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        x_aug = random_shift(x, max_shift, rng)
-        h = fit(model, loss_fn, optimizer, x_aug, y, epochs=1, batch_size=batch_size, rng=rng,
-                x_val=x_val, y_val=y_val, verbose=False)
-        for name in ("loss", "train_acc", "val_loss", "val_acc"):
-            getattr(history, name).extend(getattr(h, name))
-        history.seconds.append(time.perf_counter() - start)
-        if verbose:
-            line = (f"epoch {epoch + 1:>3}/{epochs}  loss {history.loss[-1]:.4f}  "
-                    f"acc {history.train_acc[-1]:.3f}")
-            if x_val is not None:
-                line += f"  val_loss {history.val_loss[-1]:.4f}  val_acc {history.val_acc[-1]:.3f}"
-            print(f"{line}  [time: {history.seconds[-1]:.1f} s]", flush=True)
-    if history.val_loss:
-        history.best_epoch = int(np.argmin(history.val_loss))
-    return history

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from cnnlib.checks import check_number
+
 
 def numerical_gradient(f, x, eps=1e-6):
     """d f / d x by central differences, one element at a time.
@@ -10,23 +12,34 @@ def numerical_gradient(f, x, eps=1e-6):
     ----------
     f : callable
         Takes no arguments and returns a scalar; it must read ``x``, which
-        is perturbed in place and restored.
-    x : ndarray (float64 for meaningful results)
+        is perturbed in place and restored, also when ``f`` raises.
+    x : ndarray of floats, any shape and memory layout
+        float64 for meaningful results; an integer array cannot hold a
+        perturbation and is refused.
+    eps : float, > 0
 
     Returns
     -------
-    grad : ndarray, same shape as ``x``
+    grad : ndarray of float64, same shape as ``x``
     """
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        up = f()
-        flat[i] = old - eps
-        down = f()
-        flat[i] = old
-        gflat[i] = (up - down) / (2 * eps)
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        kind = type(x).__name__ if not isinstance(x, np.ndarray) else x.dtype
+        raise TypeError(f"numerical_gradient: x must be a float ndarray that f reads, got "
+                        f"{kind}; convert with np.asarray(x, dtype=np.float64)")
+    if not x.flags.writeable:
+        raise ValueError("numerical_gradient: x is read-only, so it cannot be perturbed")
+    eps = check_number("numerical_gradient: eps", eps, low=0, low_open=True)
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        try:
+            x[i] = old + eps
+            up = f()
+            x[i] = old - eps
+            down = f()
+        finally:
+            x[i] = old
+        grad[i] = (float(up) - float(down)) / (2 * eps)
     return grad
 
 

@@ -6,7 +6,8 @@ import numpy as np
 from IPython.display import display
 from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
-from numpy.lib.stride_tricks import sliding_window_view
+
+from cnnlib.nn.conv import conv1d
 
 KERNELS_1D = {
     "smoothing": np.full(3, 1 / 3),
@@ -16,32 +17,6 @@ KERNELS_1D = {
 """Three kernels of width 3: average the window, subtract its ends, boost its centre."""
 
 _COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:red")
-
-
-def slide(x, kernel):
-    """Slide ``kernel`` along ``x`` and take one dot product per position.
-
-    No flip: ``y[i] = sum_m x[i + m] * kernel[m]``, the same as
-    ``np.correlate(x, kernel, mode="valid")``.
-
-    Parameters
-    ----------
-    x : array_like, shape (n,)
-    kernel : array_like, shape (k,), with k <= n
-
-    Returns
-    -------
-    y : ndarray, shape (n - k + 1,)
-        Integer inputs with an integer kernel give integers.
-    """
-    x, kernel = np.asarray(x), np.asarray(kernel)
-    if x.ndim != 1 or kernel.ndim != 1:
-        raise ValueError(f"slide: x and kernel must be 1-D, got shapes {x.shape} and "
-                         f"{kernel.shape}")
-    if len(kernel) > len(x):
-        raise ValueError(f"slide: kernel of length {len(kernel)} is longer than the "
-                         f"signal ({len(x)})")
-    return sliding_window_view(x, len(kernel)) @ kernel
 
 
 def step_text(x, kernel, position, *, digits=2):
@@ -80,7 +55,7 @@ class _StepPlot:
         if len(widths) != 1:
             raise ValueError(f"draw_step: kernels must share one width, got {sorted(widths)}")
         (self.width,) = widths
-        self.outputs = {name: slide(self.x, np.asarray(k, dtype=float))
+        self.outputs = {name: conv1d(self.x, np.asarray(k, dtype=float))
                         for name, k in kernels.items()}
         self.centres = np.arange(len(self.x) - self.width + 1) + (self.width - 1) / 2
         axes[0].plot(np.arange(len(self.x)), self.x, "o-", color="0.3", ms=3, lw=1)

@@ -12,6 +12,8 @@ arithmetic see an ordinary (N, C, H, W) array.
 
 import numpy as np
 
+from cnnlib.checks import check_int
+
 
 def output_size(n, kernel, *, stride=1, padding=0, ceil_mode=False):
     """Length of a sliding-window output along one axis.
@@ -19,9 +21,23 @@ def output_size(n, kernel, *, stride=1, padding=0, ceil_mode=False):
     ``floor((n + 2p - k) / s) + 1``, or with ``ceil`` in place of ``floor``
     when ``ceil_mode`` is set. In ceil mode the last window must still start
     inside the input (or its left padding), which is PyTorch's rule.
+
+    Parameters
+    ----------
+    n, kernel, stride : int, positive
+    padding : int, at least 0 (and at most half the kernel in ceil mode)
+
+    Returns
+    -------
+    int
     """
-    if stride < 1:
-        raise ValueError(f"output_size: stride must be positive, got {stride}")
+    n = check_int("output_size: n", n)
+    kernel = check_int("output_size: kernel", kernel)
+    stride = check_int("output_size: stride", stride)
+    padding = check_int("output_size: padding", padding, minimum=0)
+    if ceil_mode and padding > kernel // 2:
+        raise ValueError(f"output_size: padding must be at most half the kernel in ceil "
+                         f"mode, got padding {padding} for kernel {kernel}")
     span = n + 2 * padding - kernel
     if span < 0:
         raise ValueError(
@@ -42,11 +58,9 @@ def window_geometry(name, x, kernel, stride, padding, ceil_mode=False):
     bottom/right padding includes what ceil mode needs for a partial window.
     """
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    if sh < 1 or sw < 1:
-        raise ValueError(f"{name}: stride must be positive, got {stride}")
-    if ph < 0 or pw < 0:
-        raise ValueError(f"{name}: padding must be non-negative, got {padding}")
     h, w = x.shape[2:]
+    if h < 1 or w < 1:
+        raise ValueError(f"{name}: input has an empty spatial size {h}x{w}")
     if kh > h + 2 * ph or kw > w + 2 * pw:
         raise ValueError(
             f"{name}: window {kh}x{kw} is larger than the padded input "
@@ -98,3 +112,57 @@ def shifted(a, offset, stride, out_size):
 def offsets(kernel):
     """Kernel offsets ``(di, dj)`` in row-major order."""
     return [(di, dj) for di in range(kernel[0]) for dj in range(kernel[1])]
+
+
+def window_starts(n, kernel, *, stride=1, padding=0, ceil_mode=False):
+    """Start of every window along one axis, found by stepping, not by formula.
+
+    The first window starts at 0 (the top-left of the padded input) and each
+    next one ``stride`` further on, as long as it fits inside the padded
+    input. In ``ceil_mode`` one more, partial window is added when the full
+    ones leave cells uncovered at the end; then the last window is dropped
+    if it starts past the input and its left padding (PyTorch's rule).
+
+    Parameters
+    ----------
+    n, kernel, stride, padding : int
+    ceil_mode : bool
+
+    Returns
+    -------
+    starts : ndarray of int, shape (n_out,)
+        Start indices in padded coordinates (padding cells come first).
+    """
+    n = check_int("window_starts: n", n)
+    kernel = check_int("window_starts: kernel", kernel)
+    stride = check_int("window_starts: stride", stride)
+    padding = check_int("window_starts: padding", padding, minimum=0)
+    padded = n + 2 * padding
+    if kernel > padded:
+        raise ValueError(f"window_starts: kernel {kernel} is larger than the padded "
+                         f"input {n} + 2*{padding} = {padded}")
+    starts = []
+    start = 0
+    while start + kernel <= padded:
+        starts.append(start)
+        start += stride
+    if ceil_mode:
+        if starts[-1] + kernel < padded:
+            starts.append(start)
+        if starts[-1] >= n + padding:
+            starts.pop()
+    return np.array(starts)
+
+
+def coverage(n, kernel, *, stride=1, padding=0, ceil_mode=False):
+    """How many windows cover each cell of the padded input, along one axis.
+
+    Returns
+    -------
+    counts : ndarray of int, shape (n + 2 * padding,)
+        In 2-D the count of cell (r, c) is ``counts[r] * counts[c]``.
+    """
+    counts = np.zeros(n + 2 * padding, dtype=int)
+    for s in window_starts(n, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode):
+        counts[s: s + kernel] += 1
+    return counts

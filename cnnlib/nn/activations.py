@@ -4,24 +4,32 @@ import math
 
 import numpy as np
 
+from cnnlib.checks import check_real
+
 
 def relu(x):
-    """max(x, 0), elementwise."""
-    return np.maximum(x, 0)
+    """max(x, 0), elementwise; any shape, same dtype."""
+    x = check_real("relu", x)
+    return np.maximum(x, x.dtype.type(0))
 
 
 def relu_backward(dy, x):
-    """Gradient of :func:`relu`: passes ``dy`` where ``x > 0``."""
-    return np.where(x > 0, dy, 0).astype(dy.dtype, copy=False)
+    """Gradient of :func:`relu`: passes ``dy`` where ``x > 0``; same shape as ``x``."""
+    return relu_backward_from_mask(dy, check_real("relu_backward", x) > 0)
+
+
+def relu_backward_from_mask(dy, mask):
+    """:func:`relu_backward` given the boolean mask ``x > 0`` from the forward pass."""
+    return np.where(mask, dy, dy.dtype.type(0))
 
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)  # Python floats keep float32 as float32
 _GELU_CUBIC = 0.044715
 
 
-def _as_float(x):
-    """``x`` as an array, integers converted to float64; floats keep their dtype."""
-    x = np.asarray(x)
+def as_float(x, name="activation"):
+    """``x`` as a real array, integers converted to float64; floats keep their dtype."""
+    x = check_real(name, x)
     return x if x.dtype.kind == "f" else x.astype(np.float64)
 
 
@@ -43,7 +51,7 @@ def gelu_with_tanh(x):
     y : ndarray, same shape as ``x``
     t : ndarray, ``tanh(sqrt(2/pi) (x + 0.044715 x^3))``
     """
-    x = _as_float(x)
+    x = as_float(x, "gelu")
     t = x * x  # the steps below work in place, on as few arrays as possible
     t *= _GELU_CUBIC
     t += 1
@@ -68,7 +76,7 @@ def gelu_backward(dy, x, t=None):
     t : ndarray, optional
         The tanh term from :func:`gelu_with_tanh`, to avoid recomputing it.
     """
-    x = _as_float(x)
+    x = as_float(x, "gelu_backward")
     if t is None:
         _, t = gelu_with_tanh(x)
     g = x * x  # becomes du/dx, then the whole derivative, in place
@@ -83,12 +91,19 @@ def gelu_backward(dy, x, t=None):
 
 
 def softmax(z, axis=-1):
-    """exp(z) / sum(exp(z)) along ``axis``, shifted by the max for stability."""
+    """exp(z) / sum(exp(z)) along ``axis``, shifted by the max for stability; same shape."""
+    z = as_float(z, "softmax")
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(z, axis=-1):
-    """log(softmax(z)), computed without overflow (finite for logits of 1e3)."""
+    """log(softmax(z)) along ``axis``, computed without overflow (finite for logits of 1e3)."""
+    z = as_float(z, "log_softmax")
     shifted = z - np.max(z, axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def log_softmax_backward(dy, y, axis=-1):
+    """Gradient of :func:`log_softmax` given its output ``y``: ``dy - softmax * sum(dy)``."""
+    return dy - np.exp(y) * dy.sum(axis=axis, keepdims=True)

@@ -1,4 +1,4 @@
-"""Where sliding windows land: kernel positions, their explorer, and receptive fields."""
+"""Pictures of where sliding windows land: kernel positions, their explorer, receptive fields."""
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -6,60 +6,11 @@ import numpy as np
 from IPython.display import display
 from matplotlib.patches import Rectangle
 
+from cnnlib.nn.windows import coverage, window_starts
+from cnnlib.tools.shapes import grow_receptive_field, receptive_field_units
+
 _PAD_COLOR = "#d9d9d9"
 _UNSEEN_COLOR = "#f4b6b6"
-
-
-def window_starts(n, kernel, *, stride=1, padding=0, ceil_mode=False):
-    """Start of every window along one axis, found by stepping, not by formula.
-
-    The first window starts at 0 (the top-left of the padded input) and each
-    next one ``stride`` further on, as long as it fits inside the padded
-    input. In ``ceil_mode`` one more, partial window is added when the full
-    ones leave cells uncovered at the end; then the last window is dropped
-    if it starts past the input and its left padding (PyTorch's rule).
-
-    Parameters
-    ----------
-    n, kernel, stride, padding : int
-    ceil_mode : bool
-
-    Returns
-    -------
-    starts : ndarray of int, shape (n_out,)
-        Start indices in padded coordinates (padding cells come first).
-    """
-    if stride < 1:
-        raise ValueError(f"window_starts: stride must be positive, got {stride}")
-    padded = n + 2 * padding
-    if kernel > padded:
-        raise ValueError(f"window_starts: kernel {kernel} is larger than the padded "
-                         f"input {n} + 2*{padding} = {padded}")
-    starts = []
-    start = 0
-    while start + kernel <= padded:
-        starts.append(start)
-        start += stride
-    if ceil_mode:
-        if starts[-1] + kernel < padded:
-            starts.append(start)
-        if starts[-1] >= n + padding:
-            starts.pop()
-    return np.array(starts)
-
-
-def coverage(n, kernel, *, stride=1, padding=0, ceil_mode=False):
-    """How many windows cover each cell of the padded input, along one axis.
-
-    Returns
-    -------
-    counts : ndarray of int, shape (n + 2 * padding,)
-        In 2-D the count of cell (r, c) is ``counts[r] * counts[c]``.
-    """
-    counts = np.zeros(n + 2 * padding, dtype=int)
-    for s in window_starts(n, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode):
-        counts[s: s + kernel] += 1
-    return counts
 
 
 def draw_positions(ax, n, kernel, *, stride=1, padding=0, ceil_mode=False, title=True):
@@ -178,28 +129,6 @@ def positions_explorer(n=5, kernel=3, stride=1, padding=0):
     return widgets.HBox([controls, out])
 
 
-def trace_receptive_field(layers):
-    """Which units of every layer feed unit 0 of the last layer, along one axis.
-
-    Parameters
-    ----------
-    layers : list of (label, kernel, stride)
-        The sliding windows in order, without padding; unit ``i`` of a layer
-        reads units ``i * stride`` to ``i * stride + kernel - 1`` of the one below.
-
-    Returns
-    -------
-    units : list of ndarray of int
-        ``units[0]`` holds the input pixels in the receptive field and
-        ``units[-1]`` is ``[0]``; ``units[l]`` belongs to the output of layer l.
-    """
-    units = [np.array([0])]
-    for _, kernel, stride in reversed(layers):
-        below = (units[0][:, None] * stride + np.arange(kernel)).ravel()
-        units.insert(0, np.unique(below))
-    return units
-
-
 def draw_receptive_field(layers, *, margin=2, ax=None):
     """Draw the receptive field of one top unit, layer by layer, along one axis.
 
@@ -223,11 +152,9 @@ def draw_receptive_field(layers, *, margin=2, ax=None):
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.7 * len(layers) + 1.2))
-    units = trace_receptive_field(layers)
-    size, jump = [1], [1]
-    for _, kernel, stride in layers:
-        size.append(size[-1] + (kernel - 1) * jump[-1])
-        jump.append(jump[-1] * stride)
+    windows = [(kernel, stride, 1) for _, kernel, stride in layers]
+    units = receptive_field_units(windows)
+    size, jump = map(list, zip(*grow_receptive_field(windows)))
     width = size[-1]
     labels = ["input"] + [label for label, _, _ in layers]
 

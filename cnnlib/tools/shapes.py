@@ -4,8 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnlib.module import Sequential
-from cnnlib.residual import ResidualBlock
+from cnnlib.nn.module import Sequential
 
 
 @dataclass
@@ -105,7 +104,11 @@ def summary(model, input_shape, *, print_table=True, dtype=None):
     itemsize = np.dtype(dtype).itemsize
     rows, in_shape = [], shape
     for name, layer in _layers(model):
-        out = layer.out_shape(in_shape)
+        try:
+            out = layer.out_shape(in_shape)
+        except ValueError as e:
+            raise ValueError(f"summary: layer {name} ({layer.name}) does not fit the shape "
+                             f"{tuple(in_shape)} it receives: {e}") from None
         params = layer.params
         total = sum(p.size for p in params.values())
         no_bias = sum(p.size for k, p in params.items() if not k.endswith("bias"))
@@ -118,31 +121,64 @@ def summary(model, input_shape, *, print_table=True, dtype=None):
     return result
 
 
-def _windows(layer):
-    if isinstance(layer, Sequential):
-        return [w for child in layer for w in _windows(child)]
-    if isinstance(layer, ResidualBlock):
-        return _windows(layer.body)
-    win = layer.window()
-    return [] if win is None else [win]
-
-
 def receptive_field(model):
     """Receptive-field size and jump after each layer, along one axis.
 
-    A window of size k and stride s turns (size r, jump j) into
-    (r + (k - 1) * j, j * s): each new window spans k positions of the
-    previous layer, which lie j input pixels apart.
+    A window of size k, stride s and dilation d spans ``d (k - 1) + 1``
+    positions of the previous layer, which lie j input pixels apart, so it
+    turns (size r, jump j) into (r + d (k - 1) j, j s).
 
     Returns
     -------
     list of (name, layer_type, size, jump), starting with ("input", "", 1, 1)
     """
-    size, jump = 1, 1
-    rows = [("input", "", size, jump)]
+    rows = [("input", "", 1, 1)]
     for name, layer in _layers(model):
-        for k, s in _windows(layer):
-            size += (k - 1) * jump
-            jump *= s
+        size, jump = grow_receptive_field(layer.windows(), rows[-1][2:])[-1]
         rows.append((name, type(layer).__name__, size, jump))
     return rows
+
+
+def grow_receptive_field(windows, start=(1, 1)):
+    """(size, jump) before and after each window of ``windows``, by the rule of
+    :func:`receptive_field`.
+
+    Parameters
+    ----------
+    windows : list of (kernel, stride, dilation)
+    start : (size, jump) before the first window
+
+    Returns
+    -------
+    list of (size, jump), ``len(windows) + 1`` long, starting with ``start``
+    """
+    size, jump = start
+    out = [(size, jump)]
+    for k, s, d in windows:
+        size += d * (k - 1) * jump
+        jump *= s
+        out.append((size, jump))
+    return out
+
+
+def receptive_field_units(windows):
+    """Which units of every layer feed unit 0 of the last layer, along one axis.
+
+    Parameters
+    ----------
+    windows : list of (kernel, stride, dilation)
+        The sliding windows in order, without padding; unit ``i`` of a layer
+        reads units ``i * stride + m * dilation``, ``m = 0 .. kernel - 1``, of
+        the one below.
+
+    Returns
+    -------
+    units : list of ndarray of int
+        ``units[0]`` holds the input pixels in the receptive field and
+        ``units[-1]`` is ``[0]``; ``units[l]`` belongs to the output of layer l.
+    """
+    units = [np.array([0])]
+    for kernel, stride, dilation in reversed(windows):
+        below = (units[0][:, None] * stride + dilation * np.arange(kernel)).ravel()
+        units.insert(0, np.unique(below))
+    return units

@@ -1,0 +1,140 @@
+"""Reference versions of convolution and pooling, written to be read: loops, offsets, einsum.
+
+The fast ops of :mod:`cnnlib.nn` are tested against these.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from cnnlib.checks import pair
+from cnnlib.nn.conv import check_conv_args
+from cnnlib.nn.windows import pad2d, window_geometry
+
+
+def get_patch(image, row, col, size):
+    """The ``size`` x ``size`` window of a 2-D ``image`` whose top-left is (row, col)."""
+    kh, kw = pair(size)
+    return image[row: row + kh, col: col + kw]
+
+
+def conv2d_naive(x, w, b=None, *, stride=1, padding=0):
+    """Convolution as the definition reads: one dot product per output position.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    w : ndarray, shape (F, C, KH, KW)
+    b : ndarray, shape (F,), optional
+
+    Returns
+    -------
+    y : ndarray, shape (N, F, H', W')
+    """
+    x, w, b = check_conv_args(x, w, b)
+    sh, sw = pair(stride, "conv2d_naive: stride")
+    ho, wo, pads = window_geometry("conv2d", x, w.shape[2:], (sh, sw),
+                                   pair(padding, "conv2d_naive: padding", minimum=0))
+    xp = pad2d(x, pads)
+    n_images, n_filters = x.shape[0], w.shape[0]
+    y = np.zeros((n_images, n_filters, ho, wo), dtype=np.result_type(x, w))
+    for n in range(n_images):
+        for f in range(n_filters):
+            for i in range(ho):
+                for j in range(wo):
+                    patch = xp[n, :, i * sh: i * sh + w.shape[2], j * sw: j * sw + w.shape[3]]
+                    y[n, f, i, j] = np.sum(patch * w[f])
+            if b is not None:
+                y[n, f] += b[f]
+    return y
+
+
+def max_pool2d_naive(x, size=2, stride=None):
+    """Max pooling with explicit loops over images, channels and windows.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+
+    Returns
+    -------
+    y : ndarray, shape (N, C, H', W')
+    """
+    x = np.asarray(x)
+    k = pair(size, "max_pool2d_naive: size")
+    s = k if stride is None else pair(stride, "max_pool2d_naive: stride")
+    ho, wo, _ = window_geometry("max_pool2d", x, k, s, (0, 0))
+    y = np.zeros(x.shape[:2] + (ho, wo), dtype=x.dtype)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for i in range(ho):
+                for j in range(wo):
+                    y[n, c, i, j] = get_patch(x[n, c], i * s[0], j * s[1], k).max()
+    return y
+
+
+def _prepare(x, w, b, stride, padding):
+    """Check the arguments; return the padded input, the strides and the output size."""
+    x, w, b = check_conv_args(x, w, b)
+    sh, sw = pair(stride, "conv2d: stride")
+    ho, wo, pads = window_geometry("conv2d", x, w.shape[2:], (sh, sw),
+                                   pair(padding, "conv2d: padding", minimum=0))
+    return pad2d(x, pads), w, (sh, sw), (ho, wo)
+
+
+def _add_bias(y, b):
+    """``y`` (N, F, H', W') plus one bias per output channel, if there is a bias."""
+    return y if b is None else y + np.asarray(b).reshape(1, -1, 1, 1)
+
+
+def conv2d_offsets(x, w, b=None, *, stride=1, padding=0):
+    """Convolution with a Python loop over the KH*KW kernel offsets only.
+
+    Kernel offset ``(di, dj)`` touches the same element of every patch: a
+    strided slice of the input, shape (N, C, H', W'). Multiplying that slice
+    by the kernel's weights at the offset, ``w[:, :, di, dj]`` of shape
+    (F, C), is one matrix product over the channels. The output is the sum
+    of the KH*KW products.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    w : ndarray, shape (F, C, KH, KW)
+    b : ndarray, shape (F,), optional
+    stride, padding : int or (int, int)
+
+    Returns
+    -------
+    y : ndarray, shape (N, F, H', W')
+    """
+    xp, w, (sh, sw), (ho, wo) = _prepare(x, w, b, stride, padding)
+    n, f = xp.shape[0], w.shape[0]
+    y = np.zeros((n, ho, wo, f), dtype=np.result_type(xp, w))
+    for di in range(w.shape[2]):
+        for dj in range(w.shape[3]):
+            seen = xp[:, :, di: di + sh * (ho - 1) + 1: sh, dj: dj + sw * (wo - 1) + 1: sw]
+            y += np.tensordot(seen, w[:, :, di, dj], axes=([1], [1]))  # (N, H', W', F)
+    return _add_bias(y.transpose(0, 3, 1, 2), b)
+
+
+def conv2d_einsum(x, w, b=None, *, stride=1, padding=0):
+    """Convolution as one ``einsum`` over a sliding-window view of the input.
+
+    ``sliding_window_view`` gives every patch as a view, shape
+    (N, C, H', W', KH, KW), without copying. The einsum then sums over the
+    channels and the two kernel axes at once.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    w : ndarray, shape (F, C, KH, KW)
+    b : ndarray, shape (F,), optional
+    stride, padding : int or (int, int)
+
+    Returns
+    -------
+    y : ndarray, shape (N, F, H', W')
+    """
+    xp, w, (sh, sw), (ho, wo) = _prepare(x, w, b, stride, padding)
+    patches = sliding_window_view(xp, w.shape[2:], axis=(2, 3))[:, :, ::sh, ::sw]
+    y = np.einsum("nchwij,fcij->nfhw", patches, w, optimize=True)
+    return _add_bias(y, b)

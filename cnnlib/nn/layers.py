@@ -1,0 +1,370 @@
+"""Thin layers over the functional ops: each holds parameters and a cache, and no maths of its own."""
+
+import numpy as np
+
+from cnnlib.checks import check_float_dtype, check_int, check_ndim, check_rng, pair
+from cnnlib.init import he_uniform
+from cnnlib.nn import activations as A
+from cnnlib.nn import conv as C
+from cnnlib.nn import pooling as P
+from cnnlib.nn.module import Module
+from cnnlib.nn.windows import output_size
+
+
+def _check_channels(name, x, expected, what="channels", owner="layer"):
+    if x.shape[1] != expected:
+        raise ValueError(f"{name}: input has {x.shape[1]} {what} but the {owner} expects "
+                         f"{expected} (input shape {x.shape})")
+
+
+def _check_shape_channels(name, in_shape, ndim, expected, layout):
+    if len(in_shape) != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D input {layout}, got shape "
+                         f"{tuple(in_shape)}")
+    if in_shape[1] != expected:
+        raise ValueError(f"{name}: input has {in_shape[1]} channels but the layer expects "
+                         f"{expected} (input shape {tuple(in_shape)})")
+
+
+class Conv2d(Module):
+    """2-D convolution layer; the maths is :func:`cnnlib.functional.conv2d`.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size, stride, padding : int or (int, int)
+    bias : bool, default True
+    rng : numpy.random.Generator
+        Draws the He-uniform initial weights; biases start at zero.
+    dtype : numpy float dtype, default float64
+
+    Shape
+    -----
+    input (N, in_channels, H, W) -> output (N, out_channels, H', W') with
+    ``H' = floor((H + 2 padding - KH) / stride) + 1``; ``params["weight"]``
+    is (out_channels, in_channels, KH, KW) and ``params["bias"]`` is
+    (out_channels,).
+
+    Attributes
+    ----------
+    needs_input_grad : bool, default True
+        Set it to False on a network's first layer: ``backward`` then skips
+        the gradient with respect to the input (the data, which is never
+        trained) and returns None, as PyTorch does. A container refuses it
+        on any other layer.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> conv = cnnlib.Conv2d(3, 8, 3, padding=1, rng=np.random.default_rng(0))
+    >>> conv.forward(np.zeros((2, 3, 5, 5))).shape
+    (2, 8, 5, 5)
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 bias=True, *, rng, dtype=np.float64):
+        super().__init__()
+        self.in_channels = check_int("Conv2d: in_channels", in_channels)
+        self.out_channels = check_int("Conv2d: out_channels", out_channels)
+        self.kernel_size = pair(kernel_size, "Conv2d: kernel_size")
+        self.stride = pair(stride, "Conv2d: stride")
+        self.padding = pair(padding, "Conv2d: padding", minimum=0)
+        self.dtype = check_float_dtype("Conv2d", dtype)
+        check_rng("Conv2d", rng)
+        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        self._params["weight"] = he_uniform(shape, rng=rng, dtype=self.dtype)
+        self._grads["weight"] = np.zeros(shape, dtype=self.dtype)
+        if bias:
+            self._params["bias"] = np.zeros(self.out_channels, dtype=self.dtype)
+            self._grads["bias"] = np.zeros(self.out_channels, dtype=self.dtype)
+        self.needs_input_grad = True
+        self._cache = None
+
+    def _forward(self, x):
+        check_ndim("Conv2d", x, 4, "(N, C, H, W)")
+        _check_channels("Conv2d", x, self.in_channels, owner="kernel")
+        cols, (ho, wo) = C.im2col(x, self.kernel_size, stride=self.stride,
+                                  padding=self.padding, name="Conv2d")
+        self._cache = (x.shape, cols)
+        return C.conv2d_from_cols(cols, self._params["weight"], self._params.get("bias"),
+                                  (x.shape[0], ho, wo))
+
+    def _backward(self, dy):
+        x_shape, cols = self._cache
+        dx, dw, db = C.conv2d_backward_from_cols(
+            dy, cols, x_shape, self._params["weight"], stride=self.stride,
+            padding=self.padding, needs_input_grad=self.needs_input_grad)
+        self._grads["weight"] = dw
+        if "bias" in self._params:
+            self._grads["bias"] = db
+        return dx
+
+    def out_shape(self, in_shape):
+        _check_shape_channels("Conv2d", in_shape, 4, self.in_channels, "(N, C, H, W)")
+        n, _, h, w = in_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        return (n, self.out_channels, output_size(h, kh, stride=sh, padding=ph),
+                output_size(w, kw, stride=sw, padding=pw))
+
+    def macs(self, in_shape):
+        n, f, ho, wo = self.out_shape(in_shape)
+        return n * f * ho * wo * self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+
+    def windows(self):
+        return [(self.kernel_size[0], self.stride[0], 1)]
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}"
+                + ("" if "bias" in self._params else ", bias=False"))
+
+
+class Linear(Module):
+    """Fully connected layer ``y = x W^T + b``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    bias : bool, default True
+        Without a bias the layer has no ``"bias"`` key, as in PyTorch.
+    rng : numpy.random.Generator
+    dtype : numpy float dtype, default float64
+
+    Shape
+    -----
+    input (N, in_features) -> output (N, out_features); ``params["weight"]``
+    is (out_features, in_features), as in PyTorch.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> fc = cnnlib.Linear(4, 2, rng=np.random.default_rng(0))
+    >>> fc.forward(np.ones((3, 4))).shape
+    (3, 2)
+    """
+
+    def __init__(self, in_features, out_features, bias=True, *, rng, dtype=np.float64):
+        super().__init__()
+        self.in_features = check_int("Linear: in_features", in_features)
+        self.out_features = check_int("Linear: out_features", out_features)
+        self.dtype = check_float_dtype("Linear", dtype)
+        check_rng("Linear", rng)
+        shape = (self.out_features, self.in_features)
+        self._params["weight"] = he_uniform(shape, rng=rng, dtype=self.dtype)
+        self._grads["weight"] = np.zeros(shape, dtype=self.dtype)
+        if bias:
+            self._params["bias"] = np.zeros(self.out_features, dtype=self.dtype)
+            self._grads["bias"] = np.zeros(self.out_features, dtype=self.dtype)
+        self.needs_input_grad = True
+        self._x = None
+
+    def _forward(self, x):
+        check_ndim("Linear", x, 2, "(N, features)")
+        _check_channels("Linear", x, self.in_features, "features")
+        self._x = x.copy()  # the caller may change x in place before backward
+        y = x @ self._params["weight"].T
+        if "bias" in self._params:
+            y += self._params["bias"]
+        return y
+
+    def _backward(self, dy):
+        self._grads["weight"] = dy.T @ self._x
+        if "bias" in self._params:
+            self._grads["bias"] = dy.sum(axis=0)
+        return dy @ self._params["weight"] if self.needs_input_grad else None
+
+    def out_shape(self, in_shape):
+        _check_shape_channels("Linear", in_shape, 2, self.in_features, "(N, features)")
+        return (in_shape[0], self.out_features)
+
+    def macs(self, in_shape):
+        return in_shape[0] * self.in_features * self.out_features
+
+    def extra_repr(self):
+        return (f"{self.in_features}, {self.out_features}"
+                + ("" if "bias" in self._params else ", bias=False"))
+
+
+class _Pool(Module):
+    def __init__(self, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.kernel_size = pair(kernel_size, f"{self.name}: kernel_size")
+        self.stride = (self.kernel_size if stride is None
+                       else pair(stride, f"{self.name}: stride"))
+        self.ceil_mode = bool(ceil_mode)
+        self._cache = None
+
+    @property
+    def size(self):
+        """The window size; the same as ``kernel_size``."""
+        return self.kernel_size
+
+    def out_shape(self, in_shape):
+        if len(in_shape) != 4:
+            raise ValueError(f"{self.name}: expected a 4-D input (N, C, H, W), got shape "
+                             f"{tuple(in_shape)}")
+        n, c, h, w = in_shape
+        k, s = self.kernel_size, self.stride
+        return (n, c, output_size(h, k[0], stride=s[0], ceil_mode=self.ceil_mode),
+                output_size(w, k[1], stride=s[1], ceil_mode=self.ceil_mode))
+
+    def windows(self):
+        return [(self.kernel_size[0], self.stride[0], 1)]
+
+    def extra_repr(self):
+        text = f"kernel_size={self.kernel_size}, stride={self.stride}"
+        return text + (", ceil_mode=True" if self.ceil_mode else "")
+
+
+class MaxPool2d(_Pool):
+    """Max pooling; the maths is :func:`cnnlib.functional.max_pool2d`.
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to ``kernel_size``.
+    ceil_mode : bool
+        Keep a last, partial window (11 -> 6 with size 2), as PyTorch does.
+
+    Shape
+    -----
+    (N, C, H, W) -> (N, C, H', W'); no parameters. Ties send the whole
+    gradient to the first maximum in row-major order.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> cnnlib.MaxPool2d(2).forward(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
+
+    def __init__(self, kernel_size, stride=None, *, ceil_mode=False):
+        super().__init__(kernel_size, stride, ceil_mode)
+
+    def _forward(self, x):
+        y, winner = P.max_pool2d_with_indices(x, self.kernel_size, self.stride,
+                                              ceil_mode=self.ceil_mode)
+        self._cache = (x.shape, winner)
+        return y
+
+    def _backward(self, dy):
+        x_shape, winner = self._cache
+        return P.max_pool2d_backward_from_indices(dy, x_shape, winner, self.kernel_size,
+                                                  self.stride, ceil_mode=self.ceil_mode)
+
+
+class AvgPool2d(_Pool):
+    """Average pooling; the maths is :func:`cnnlib.functional.avg_pool2d`.
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to ``kernel_size``.
+
+    Shape
+    -----
+    (N, C, H, W) -> (N, C, H', W'); no parameters.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> cnnlib.AvgPool2d(2).forward(np.ones((1, 1, 4, 4))).shape
+    (1, 1, 2, 2)
+    """
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__(kernel_size, stride)
+
+    def _forward(self, x):
+        self._cache = x.shape
+        return P.avg_pool2d(x, self.kernel_size, self.stride)
+
+    def _backward(self, dy):
+        return P.avg_pool2d_backward_from_shape(dy, self._cache, self.kernel_size, self.stride)
+
+
+class ReLU(Module):
+    """max(x, 0), elementwise; any shape. The maths is :func:`cnnlib.functional.relu`.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> cnnlib.ReLU().forward(np.array([-1.0, 2.0]))
+    array([0., 2.])
+    """
+
+    def _forward(self, x):
+        self._mask = x > 0
+        return A.relu(x)
+
+    def _backward(self, dy):
+        return A.relu_backward_from_mask(dy, self._mask)
+
+
+class GELU(Module):
+    """GELU, tanh form (see :func:`cnnlib.functional.gelu`); any shape.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> round(float(cnnlib.GELU().forward(np.array([1.0]))[0]), 4)
+    0.8412
+    """
+
+    def _forward(self, x):
+        x = A.as_float(x)
+        y, t = A.gelu_with_tanh(x)
+        self._x, self._t = x.copy(), t
+        return y
+
+    def _backward(self, dy):
+        return A.gelu_backward(dy, self._x, self._t)
+
+
+class Identity(Module):
+    """Returns its input unchanged; any shape."""
+
+    def _forward(self, x):
+        return x
+
+    def _backward(self, dy):
+        return dy
+
+
+class Flatten(Module):
+    """(N, C, H, W) -> (N, C*H*W), keeping the batch axis; works for N = 0.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> cnnlib.Flatten().forward(np.zeros((2, 3, 4, 5))).shape
+    (2, 60)
+    """
+
+    def _forward(self, x):
+        if x.ndim < 1:
+            raise ValueError(f"Flatten: expected an input with a batch axis, got shape "
+                             f"{x.shape}")
+        self._shape = x.shape
+        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
+
+    def _backward(self, dy):
+        return dy.reshape(self._shape)
+
+    def out_shape(self, in_shape):
+        return (in_shape[0], int(np.prod(in_shape[1:])))
+
+
+class LogSoftmax(Module):
+    """log(softmax(z)) over the last axis: (N, K) -> (N, K). Use with NLLLoss."""
+
+    def _forward(self, z):
+        y = A.log_softmax(A.as_float(z), axis=-1)
+        self._y = y.copy()
+        return y
+
+    def _backward(self, dy):
+        return A.log_softmax_backward(dy, self._y)
