@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # re-executes just one.
 NOTEBOOKS ?= $(sort $(wildcard book/[0-9][0-9]_*.ipynb))
 
-.PHONY: env book test lab notebooks bench train clean
+.PHONY: env system book test unit lab notebooks bench train clean
 
 env: $(STAMP)
 
@@ -27,10 +27,18 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
+# What the tests need from the system: Debian's chromium and Fashion-MNIST files.
+system:
+	@bash tools/system_deps.sh
+
 # Unit tests, nbval (strict) over every notebook, a clean build and the browser
 # test. The options live in pyproject.toml.
-test: $(STAMP)
+test: $(STAMP) system
 	$(BIN)/python -m pytest
+
+# The unit tests of cnnlib alone (well under 30 s).
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m unit tests -q
 
 # JupyterLab on the chapters; widgets work out of the box (ipywidgets 8).
 # (Jupyter refuses to run as root unless told; containers often are root.)
@@ -50,7 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 train: $(STAMP)
-	$(BIN)/python -m cnnlib.train_letters
+	$(BIN)/python -m cnnlib.book.train_letters
 
 # Removes build output and caches; the environment stays (rm -rf .venv for that).
 clean:

@@ -48,7 +48,7 @@ def write_json(path, obj):
         raise
 
 
-def batches(n, batch_size, rng=None):
+def batches(n, batch_size, *, rng=None):
     """Index arrays covering range(n) in chunks; shuffled when ``rng`` is given."""
     order = np.arange(n) if rng is None else rng.permutation(n)
     for start in range(0, n, batch_size):
@@ -194,7 +194,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
         start = time.perf_counter()
         model.train()
         total, correct = 0.0, 0
-        for idx in batches(len(x), batch_size, rng):
+        for idx in batches(len(x), batch_size, rng=rng):
             xb = x[idx] if transform is None else transform(x[idx], rng)
             loss, out = train_step(model, loss_fn, optimizer, xb, y[idx])
             total += loss * len(idx)

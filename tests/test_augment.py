@@ -29,15 +29,15 @@ def test_shift_per_image_and_inverse():
 def test_random_shift_stays_in_range_and_is_reproducible():
     x = np.zeros((200, 1, 9, 9))
     x[:, 0, 4, 4] = 1
-    y = augment.random_shift(x, 2, np.random.default_rng(1))
+    y = augment.random_shift(x, 2, rng=np.random.default_rng(1))
     rows, cols = np.nonzero(y[:, 0])[1:]
     assert len(rows) == 200 and set(rows) == set(cols) == {2, 3, 4, 5, 6}
-    assert np.array_equal(y, augment.random_shift(x, 2, np.random.default_rng(1)))
+    assert np.array_equal(y, augment.random_shift(x, 2, rng=np.random.default_rng(1)))
 
 
 def test_flip_pixels_inverts_exactly_n_distinct_pixels():
     x = np.full((10, 1, 5, 5), 0.25)
-    y = augment.flip_pixels(x, 5, np.random.default_rng(2))
+    y = augment.flip_pixels(x, 5, rng=np.random.default_rng(2))
     assert (np.isclose(y, 0.75).reshape(10, -1).sum(axis=1) == 5).all()
     assert x.max() == 0.25                                  # input unchanged
 
@@ -45,9 +45,9 @@ def test_flip_pixels_inverts_exactly_n_distinct_pixels():
 def test_shift_and_flip_moves_by_the_distance():
     x = np.zeros((50, 1, 12, 12))
     x[:, 0, 5:7, 5:7] = 1
-    y = augment.shift_and_flip(x, np.random.default_rng(3), distance=2, n_pixels=0)
+    y = augment.shift_and_flip(x, rng=np.random.default_rng(3), distance=2, n_pixels=0)
     for img in y[:, 0]:
         r, c = np.argwhere(img == 1).min(axis=0)
         assert (abs(r - 5), abs(c - 5)) in {(0, 2), (2, 0), (2, 2)}
-    flipped = augment.shift_and_flip(x, np.random.default_rng(3), distance=2, n_pixels=5)
+    flipped = augment.shift_and_flip(x, rng=np.random.default_rng(3), distance=2, n_pixels=5)
     assert (np.abs(flipped - y).reshape(50, -1).sum(axis=1) == 5).all()

@@ -33,14 +33,14 @@ def test_letter_fonts_are_disjoint_and_all_exist():
 
 def test_render_letters_shapes_labels_and_determinism():
     fonts = data.LETTER_FONTS_TEST[:2]
-    x, y, font = data.render_letters(fonts, 1, np.random.default_rng(3))
+    x, y, font = data.render_letters(fonts, 1, rng=np.random.default_rng(3))
     assert x.shape == (2 * 52, 28, 28) and y.shape == font.shape == (104,)
     assert np.array_equal(np.bincount(y), np.full(26, 4))     # 2 fonts x 2 cases
     assert set(font.tolist()) == {0, 1}
     assert 0.0 <= x.min() and x.max() <= 1.0
     assert (x.reshape(len(x), -1).max(axis=1) > 0.9).all()  # every image has ink
-    x2, _, _ = data.render_letters(fonts, 1, np.random.default_rng(3))
-    x3, _, _ = data.render_letters(fonts, 1, np.random.default_rng(4))
+    x2, _, _ = data.render_letters(fonts, 1, rng=np.random.default_rng(3))
+    x3, _, _ = data.render_letters(fonts, 1, rng=np.random.default_rng(4))
     assert np.array_equal(x, x2) and not np.array_equal(x, x3)
 
 

@@ -1,6 +1,7 @@
 """Training loops: a tiny model overfits, dtypes hold, and runs are reproducible."""
 
 import numpy as np
+import pytest
 
 import cnnlib
 from cnnlib.train import History, evaluate, fit
@@ -63,3 +64,117 @@ def test_same_seed_same_result():
             epochs=3, batch_size=4, rng=rng, verbose=False)
         return model.params["4.weight"]
     np.testing.assert_array_equal(run(), run())
+
+
+def snapshot(model):
+    return {k: v.copy() for k, v in {**model.params, **model.buffers}.items()}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(y=np.zeros(29, dtype=int)), "fit: x has 30 examples but y has 29 labels"),
+    (dict(y=np.full(30, 3)), r"fit: labels must lie in \[0, 2\] for 3 classes"),
+    (dict(y=np.zeros(30)), "fit: labels must be integers"),
+    (dict(y=np.zeros((30, 1), dtype=int)), r"one-hot or \(N, 1\) labels"),
+    (dict(batch_size=0), "fit: batch_size must be a positive int, got 0"),
+    (dict(epochs=-1), r"fit: epochs must be an int >= 0, got -1"),
+    (dict(x_val=np.zeros((5, 1, 8, 8))), "give both x_val and y_val"),
+    (dict(x_val=np.zeros((5, 1, 8, 8)), y_val=np.zeros(4, dtype=int)),
+     "x_val has 5 examples but y_val has 4"),
+    (dict(x_val=np.zeros((5, 1, 8, 8)), y_val=np.full(5, 7)), r"labels must lie in \[0, 2\]"),
+    (dict(x_val=np.zeros((5, 1, 6, 6)), y_val=np.zeros(5, dtype=int)),
+     r"x_val examples have shape \(1, 6, 6\)"),
+    (dict(patience=2), "patience .* needs x_val and y_val"),
+    (dict(rng=0), "fit: rng must be a numpy Generator"),
+    (dict(x=np.zeros((30, 2, 8, 8))), "input has 2 channels but the layer expects 1"),
+])
+def test_fit_validates_everything_before_the_first_update(kwargs, message):
+    rng = np.random.default_rng(0)
+    model = tiny_cnn(rng)
+    before = snapshot(model)
+    args = dict(x=rng.standard_normal((30, 1, 8, 8)), y=rng.integers(0, 3, 30), epochs=2,
+                batch_size=8, rng=rng, verbose=False)
+    args.update(kwargs)
+    x, y = args.pop("x"), args.pop("y")
+    with pytest.raises((ValueError, TypeError), match=message):
+        fit(model, cnnlib.CrossEntropyLoss(), cnnlib.SGD(model, 0.1), x, y, **args)
+    for k, v in snapshot(model).items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_zero_epochs_changes_nothing():
+    rng = np.random.default_rng(0)
+    model = tiny_cnn(rng)
+    before = snapshot(model)
+    h = fit(model, cnnlib.CrossEntropyLoss(), cnnlib.SGD(model, 0.1),
+            rng.standard_normal((4, 1, 8, 8)), np.array([0, 1, 2, 0]), epochs=0, batch_size=2,
+            rng=rng)
+    assert h.loss == []
+    for k, v in snapshot(model).items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_transform_sees_every_training_batch_and_never_validation():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((20, 1, 8, 8)), rng.integers(0, 3, 20)
+    seen = []
+
+    def transform(xb, generator):
+        assert generator is rng
+        seen.append(len(xb))
+        return xb * 0
+
+    model = tiny_cnn(np.random.default_rng(1))
+    conv_before = model.params["0.weight"].copy()
+    fit(model, cnnlib.CrossEntropyLoss(), cnnlib.SGD(model, 0.1), x, y, epochs=2, batch_size=6,
+        rng=rng, x_val=x[:5], y_val=y[:5], transform=transform, verbose=False)
+    assert seen == [6, 6, 6, 2] * 2
+    # a zeroed input trains only the biases: the first kernel never moves
+    np.testing.assert_array_equal(model.params["0.weight"], conv_before)
+
+
+def test_validation_uses_the_callers_batch_size():
+    rng = np.random.default_rng(0)
+    sizes = []
+
+    class Recorder(cnnlib.Identity):
+        def _forward(self, x):
+            sizes.append(len(x))
+            return x
+
+    model = cnnlib.Sequential(Recorder(), cnnlib.Flatten(), cnnlib.Linear(4, 2, rng=rng))
+    fit(model, cnnlib.CrossEntropyLoss(), cnnlib.SGD(model, 0.1), np.ones((6, 1, 2, 2)),
+        np.zeros(6, dtype=int), epochs=1, batch_size=4, rng=rng, x_val=np.ones((7, 1, 2, 2)),
+        y_val=np.zeros(7, dtype=int), verbose=False)
+    assert sizes == [4, 2, 4, 3]
+
+
+def test_snapshots_are_taken_only_for_early_stopping(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cnnlib.train, "_snapshot", lambda m: calls.append(1) or {})
+    rng = np.random.default_rng(0)
+    model = tiny_cnn(rng)
+    fit(model, cnnlib.CrossEntropyLoss(), cnnlib.SGD(model, 0.1), rng.standard_normal((8, 1, 8, 8)),
+        rng.integers(0, 3, 8), epochs=3, batch_size=4, rng=rng,
+        x_val=rng.standard_normal((4, 1, 8, 8)), y_val=rng.integers(0, 3, 4), verbose=False)
+    assert calls == []
+
+
+def test_predict_restores_the_mode_even_when_forward_fails():
+    rng = np.random.default_rng(0)
+    model = tiny_cnn(rng).train()
+    with pytest.raises(ValueError, match="channels"):
+        cnnlib.train.predict(model, np.ones((2, 3, 8, 8)))
+    assert model.training and all(m.training for m in model.modules())
+    model.eval()
+    cnnlib.train.predict(model, np.ones((2, 1, 8, 8)))
+    assert not model.training
+
+
+def test_train_step_is_one_forward_backward_and_update():
+    rng = np.random.default_rng(0)
+    model = tiny_cnn(rng)
+    before = model.params["4.bias"].copy()
+    loss, out = cnnlib.train.train_step(model, cnnlib.CrossEntropyLoss(), cnnlib.SGD(model, 1.0),
+                                        np.ones((2, 1, 8, 8)), np.array([0, 1]))
+    assert out.shape == (2, 3) and loss > 0
+    np.testing.assert_allclose(model.params["4.bias"], before - model.grads["4.bias"])

@@ -79,7 +79,7 @@ def _glyph(font, char):
     return _GLYPHS[key]
 
 
-def render_glyphs(glyphs, rng, *, size=28, box=20.0, max_shift=1.0, max_rotation=12.0,
+def render_glyphs(glyphs, *, rng, size=28, box=20.0, max_shift=1.0, max_rotation=12.0,
                   scale=(0.8, 1.1), stroke=(0.0, 1.5)):
     """Rasterise glyph outlines with random placement, rotation, scale and stroke width.
 
@@ -129,7 +129,7 @@ def render_glyphs(glyphs, rng, *, size=28, box=20.0, max_shift=1.0, max_rotation
     return images
 
 
-def render_letters(fonts, per_glyph, rng, **options):
+def render_letters(fonts, per_glyph, *, rng, **options):
     """Every letter, upper and lower case, in every font, ``per_glyph`` times.
 
     Parameters
@@ -150,7 +150,7 @@ def render_letters(fonts, per_glyph, rng, **options):
     """
     items = [(f, k, c) for f in range(len(fonts)) for k, letter in enumerate(LETTERS)
              for c in (letter.upper(), letter) for _ in range(per_glyph)]
-    x = render_glyphs([(fonts[f], c) for f, _, c in items], rng, **options)
+    x = render_glyphs([(fonts[f], c) for f, _, c in items], rng=rng, **options)
     y = np.array([k for _, k, _ in items], dtype=np.int64)
     font = np.array([f for f, _, _ in items], dtype=np.int64)
     return x, y, font
@@ -197,7 +197,7 @@ def letters(per_glyph_train=12, per_glyph_test=4, seed=0, dtype=np.float32,
         key = (split, per_glyph[split], seed, np.dtype(dtype).str)
         if key not in _LETTER_SPLITS:
             rng = np.random.default_rng([seed, list(fonts).index(split)])
-            x, y, font = render_letters(fonts[split], per_glyph[split], rng)
+            x, y, font = render_letters(fonts[split], per_glyph[split], rng=rng)
             _LETTER_SPLITS[key] = (x.astype(dtype)[:, None], y, font)
         x, y, font = _LETTER_SPLITS[key]
         out.update({f"x_{split}": x.copy(), f"y_{split}": y.copy(), f"font_{split}": font.copy()})

@@ -47,7 +47,7 @@ def train_one(name, d, args):
     epochs = args.epochs if "cnn" in name else args.dense_epochs
 
     def shifted(xb, rng):
-        return random_shift(xb, args.max_shift, rng)
+        return random_shift(xb, args.max_shift, rng=rng)
 
     history = fit(model, NLLLoss(), Adam(model, lr=args.lr), d["x_train"], d["y_train"],
                   epochs=epochs, batch_size=args.batch_size, rng=rng, x_val=d["x_val"],

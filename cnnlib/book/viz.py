@@ -1,4 +1,4 @@
-"""Matplotlib figures shared by the chapters: annotated grids, image rows, curves."""
+"""Matplotlib figures shared by the chapters: annotated grids, image rows, confusion matrices."""
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -40,23 +40,6 @@ def show_images(images, titles=None, *, ncols=8, size=1.3, cmap="gray_r", vmin=N
             ax.set_title(titles[i], fontsize=9)
     fig.tight_layout()
     return fig
-
-
-def plot_curves(curves, *, ax=None, xlabel="step", ylabel="loss", logy=False, title=None):
-    """Plot several named sequences (a dict name -> values) on one axis."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
-    for name, values in curves.items():
-        ax.plot(np.arange(1, len(values) + 1), values, label=name)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend()
-    ax.grid(alpha=0.3)
-    return ax
 
 
 def confusion_matrix(y_true, y_pred, n_classes):

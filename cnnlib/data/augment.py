@@ -30,7 +30,7 @@ def shift(images, dy, dx):
     return out
 
 
-def random_shift(images, max_shift, rng):
+def random_shift(images, max_shift, *, rng):
     """Shift each image by a random whole number of pixels in [-max_shift, max_shift] per axis.
 
     Parameters
@@ -47,7 +47,7 @@ def random_shift(images, max_shift, rng):
     return shift(images, d[0], d[1])
 
 
-def flip_pixels(images, n_pixels, rng):
+def flip_pixels(images, n_pixels, *, rng):
     """Invert ``n_pixels`` distinct random pixels of each image: v -> 1 - v.
 
     Assumes values in [0, 1]. Every channel of a chosen pixel is inverted.
@@ -75,7 +75,7 @@ DIRECTIONS = np.array([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1,
 """The eight neighbouring directions (dy, dx) that :func:`shift_and_flip` chooses from."""
 
 
-def shift_and_flip(images, rng, *, distance=2, n_pixels=5):
+def shift_and_flip(images, *, rng, distance=2, n_pixels=5):
     """The robustness test: shift by ``distance`` pixels, then flip ``n_pixels`` pixels.
 
     Each image moves ``distance`` pixels in one of the eight directions of
@@ -93,4 +93,4 @@ def shift_and_flip(images, rng, *, distance=2, n_pixels=5):
     ndarray, shape (N, C, H, W)
     """
     d = DIRECTIONS[rng.integers(0, len(DIRECTIONS), size=len(images))] * distance
-    return flip_pixels(shift(images, d[:, 0], d[:, 1]), n_pixels, rng)
+    return flip_pixels(shift(images, d[:, 0], d[:, 1]), n_pixels, rng=rng)
