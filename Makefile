@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # re-executes just one.
 NOTEBOOKS ?= $(sort $(wildcard book/[0-9][0-9]_*.ipynb))
 
-.PHONY: env system book test unit lab notebooks bench train clean
+.PHONY: env system book test unit lab notebooks bench train train-fashion pdf pdf-check student clean
 
 env: $(STAMP)
 
@@ -49,7 +49,7 @@ lab: $(STAMP)
 # Never edit outputs by hand: change the code and run this.
 notebooks: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.store_widget_state=True \
+		--ExecutePreprocessor.store_widget_state=False \
 		--ExecutePreprocessor.record_timing=False \
 		--ExecutePreprocessor.timeout=600 \
 		$(NOTEBOOKS)
@@ -57,8 +57,30 @@ notebooks: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+# The long runs of the training and ResNet chapters (a few minutes each).
 train: $(STAMP)
 	$(BIN)/python -m cnnlib.book.train_letters
+	$(BIN)/python -m cnnlib.book.train_resnet_seeds
+
+# The Fashion-MNIST runs of the real-data chapter (tens of minutes per model).
+train-fashion: $(STAMP) system
+	$(BIN)/python -m cnnlib.book.train_fashion
+
+# The book as a PDF, _build/pdf/book.pdf: a singlehtml build (in _build/pdf/, so
+# _build/html stays as it is) printed by Debian's Chromium, with a title page and
+# contents. Needs poppler-utils. `python tools/pdf.py --lenient` prints despite
+# Sphinx warnings.
+pdf: $(STAMP)
+	$(BIN)/python tools/pdf.py
+
+# Builds the PDF, then checks it: pages, chapter titles, images, no raw TeX.
+# Not part of make test, to keep that under five minutes.
+pdf-check: pdf
+	$(BIN)/python tools/pdf.py --check
+
+# The chapters without their worked solutions, for students, in _build/student/.
+student: $(STAMP)
+	$(BIN)/python tools/student.py
 
 # Removes build output and caches; the environment stays (rm -rf .venv for that).
 clean:

@@ -1,6 +1,7 @@
 """A tiny scalar autograd engine: each operation's backward sits beside its forward."""
 
 import math
+import numbers
 
 
 class Value:
@@ -12,6 +13,8 @@ class Value:
     """
 
     def __init__(self, data, parents=(), op=""):
+        if isinstance(data, bool) or not isinstance(data, numbers.Real):
+            raise TypeError(f"Value: data must be a real number, got {type(data).__name__}")
         self.data = float(data)
         self.grad = 0.0
         self._parents = parents

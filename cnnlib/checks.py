@@ -2,6 +2,7 @@
 
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -102,3 +103,37 @@ def check_finite(name, x, what="input"):
     if not np.all(np.isfinite(x)):
         bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
         raise ValueError(f"{name}: {what} contains {bad} NaN or infinite values")
+
+
+def readable_by_all(fd):
+    """Give a file made by ``tempfile.mkstemp`` (mode 0600) the mode ``open`` would give it."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)
+
+
+def check_path(name, path):
+    """Return ``path`` as a str, refusing anything that is not a str or os.PathLike."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name}: path must be a str or os.PathLike, got {type(path).__name__}")
+    return os.fspath(path)
+
+
+def check_shape(name, shape, *, ndims=(1, 2, 3, 4)):
+    """Return ``shape`` as a tuple of positive ints whose length is one of ``ndims``."""
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{name}: shape must be a tuple of ints, got {shape!r}") from None
+    if len(dims) not in ndims or not all(_is_int(d) and d > 0 for d in dims):
+        raise ValueError(f"{name}: shape must be {' or '.join(map(str, ndims))} positive ints, "
+                         f"got {shape!r}")
+    return tuple(int(d) for d in dims)
+
+
+def check_axis(name, axis, ndim):
+    """Return ``axis`` as a non-negative axis of an ``ndim``-D array, or raise naming it."""
+    if not _is_int(axis) or not -ndim <= axis < ndim:
+        raise ValueError(f"{name}: axis must be an int in [{-ndim}, {ndim - 1}] for a "
+                         f"{ndim}-D array, got {axis!r}")
+    return int(axis) % ndim

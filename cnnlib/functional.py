@@ -8,14 +8,17 @@ under one name, as ``torch.nn.functional`` does.
 from cnnlib.nn.activations import (gelu, gelu_backward, gelu_with_tanh, log_softmax,
                                    log_softmax_backward, relu, relu_backward, softmax)
 from cnnlib.nn.conv import (check_conv_args, col2im, conv2d, conv2d_backward,
-                            conv2d_backward_from_cols, conv2d_from_cols, im2col)
-from cnnlib.nn.pooling import (avg_pool2d, avg_pool2d_backward, max_pool2d,
+                            conv_transpose2d, conv_transpose2d_backward, im2col)
+from cnnlib.nn.pooling import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,
+                               adaptive_windows, avg_pool2d, avg_pool2d_backward, max_pool2d,
                                max_pool2d_backward, max_pool2d_with_indices)
-from cnnlib.nn.windows import output_size
+from cnnlib.nn.windows import conv_transpose_output_size, output_size
 
 __all__ = [
-    "output_size", "im2col", "col2im", "conv2d", "conv2d_from_cols", "conv2d_backward",
-    "conv2d_backward_from_cols", "check_conv_args", "max_pool2d", "max_pool2d_with_indices",
-    "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "relu", "relu_backward",
-    "gelu", "gelu_with_tanh", "gelu_backward", "softmax", "log_softmax", "log_softmax_backward",
+    "output_size", "conv_transpose_output_size", "im2col", "col2im", "conv2d",
+    "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward", "check_conv_args",
+    "max_pool2d", "max_pool2d_with_indices", "max_pool2d_backward", "avg_pool2d",
+    "avg_pool2d_backward", "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
+    "adaptive_windows", "relu", "relu_backward", "gelu", "gelu_with_tanh", "gelu_backward",
+    "softmax", "log_softmax", "log_softmax_backward",
 ]

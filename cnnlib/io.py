@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnlib.checks import check_path, readable_by_all
+
 _NPY_MAGIC = b"\x93NUMPY"
 _HEADER_ALLOWANCE = 1 << 16  # an .npy header is at most 64 KiB
 
@@ -15,11 +17,13 @@ _HEADER_ALLOWANCE = 1 << 16  # an .npy header is at most 64 KiB
 def npz_path(path):
     """``path`` as a Path ending in ``.npz``: the name both :func:`save_weights` and
     :func:`load_weights` use, so ``save_weights(m, "w")`` and ``load_weights(m, "w")`` agree."""
-    path = Path(path)
+    path = Path(check_path("weights file", path))
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
 
-def _state(model):
+def _state(model, name):
+    if not hasattr(model, "params") or not hasattr(model, "buffers"):
+        raise TypeError(f"{name}: model must be a cnnlib Module, got {type(model).__name__}")
     state = dict(model.params)
     state.update(model.buffers)
     return state
@@ -37,11 +41,12 @@ def save_weights(model, path):
     Path
         Where the weights were written.
     """
+    state = {k: np.asarray(v) for k, v in _state(model, "save_weights").items()}
     path = npz_path(path)
-    state = {k: np.asarray(v) for k, v in _state(model).items()}
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        readable_by_all(fd)
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **state)
             f.flush()
@@ -93,6 +98,7 @@ def load_weights(model, path):
         The file is not an .npz archive, is truncated or corrupted, or an
         array's shape or type does not fit; the message names the key.
     """
+    state = _state(model, "load_weights")
     path = npz_path(path)
     if not path.exists():
         raise FileNotFoundError(f"load_weights: no such file {path}")
@@ -103,7 +109,6 @@ def load_weights(model, path):
     if head == _NPY_MAGIC:
         raise _refuse(path, "is a single .npy array, not an .npz archive of named arrays; "
                             "save with save_weights")
-    state = _state(model)
     try:
         with zipfile.ZipFile(path) as zf:
             members = {}

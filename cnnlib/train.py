@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlib.checks import check_int, check_real, check_rng
+from cnnlib.checks import check_int, check_number, check_real, check_rng, readable_by_all
 from cnnlib.losses import check_labels
 
 
@@ -40,6 +40,7 @@ def write_json(path, obj):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        readable_by_all(fd)
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=1)
         os.replace(tmp, path)
@@ -95,6 +96,8 @@ def predict(model, x, *, batch_size=256):
     """
     batch_size = _check_batch_size("predict", batch_size)
     x = check_real("predict", x)
+    if x.ndim < 1:
+        raise ValueError("predict: x must have a batch axis, shape (N, ...); got a scalar")
     was_training = model.training
     model.eval()
     try:
@@ -128,6 +131,8 @@ def _check_fit_data(x, y, x_val, y_val):
         raise ValueError(f"fit: x must hold at least one example, shape (N, ...); got "
                          f"shape {x.shape}")
     y = np.asarray(y)
+    if y.ndim < 1:
+        raise ValueError(f"fit: y must hold one label per example, shape (N,); got {y!r}")
     if len(y) != len(x):
         raise ValueError(f"fit: x has {len(x)} examples but y has {len(y)} labels")
     if (x_val is None) != (y_val is None):
@@ -135,6 +140,9 @@ def _check_fit_data(x, y, x_val, y_val):
     if x_val is not None:
         x_val = check_real("fit", x_val, "x_val")
         y_val = np.asarray(y_val)
+        if x_val.ndim < 2 or y_val.ndim < 1:
+            raise ValueError(f"fit: x_val (N, ...) and y_val (N,) need a batch axis; got shapes "
+                             f"{x_val.shape} and {y_val.shape}")
         if len(x_val) != len(y_val):
             raise ValueError(f"fit: x_val has {len(x_val)} examples but y_val has "
                              f"{len(y_val)} labels")
@@ -145,7 +153,7 @@ def _check_fit_data(x, y, x_val, y_val):
 
 
 def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
-        y_val=None, patience=None, transform=None, verbose=True):
+        y_val=None, patience=None, transform=None, lr_schedule=None, verbose=True):
     """Train a classifier with shuffled minibatches, one :func:`train_step` per batch.
 
     Everything is validated before the first update: the data's lengths,
@@ -169,6 +177,9 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
     transform : callable, optional
         ``transform(x_batch, rng) -> x_batch``, applied to every training
         batch (augmentation, e.g. random shifts); never to validation data.
+    lr_schedule : callable, optional
+        ``lr_schedule(epoch) -> lr``, the optimiser's learning rate for each
+        epoch (counted from 0); e.g. :func:`cosine_schedule`.
     verbose : bool
         Print one line per epoch.
 
@@ -190,8 +201,13 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
         y_val = check_labels("fit", y_val, len(x_val), k)
     history = History()
     best, best_state = np.inf, None
+    if lr_schedule is not None and not callable(lr_schedule):
+        raise TypeError("fit: lr_schedule must be a function of the epoch")
     for epoch in range(epochs):
         start = time.perf_counter()
+        if lr_schedule is not None:
+            optimizer.lr = check_number("fit: lr_schedule(epoch)", lr_schedule(epoch), low=0,
+                                        low_open=True)
         model.train()
         total, correct = 0.0, 0
         for idx in batches(len(x), batch_size, rng=rng):
@@ -225,6 +241,29 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
     if best_state is not None:
         _restore(model, best_state)
     return history
+
+
+def cosine_schedule(lr, epochs, *, final=0.02):
+    """Learning rates that fall from ``lr`` to ``final * lr`` along half a cosine.
+
+    ``lr_t = lr (final + (1 - final) (1 + cos(pi t / (epochs - 1))) / 2)`` for
+    epoch ``t``: slow at first, fastest in the middle, gentle at the end
+    (Loshchilov and Hutter's SGDR, without restarts).
+
+    Returns
+    -------
+    callable
+        ``schedule(epoch) -> float``, for :func:`fit`'s ``lr_schedule``.
+    """
+    lr = check_number("cosine_schedule: lr", lr, low=0, low_open=True)
+    epochs = check_int("cosine_schedule: epochs", epochs)
+    final = check_number("cosine_schedule: final", final, low=0, high=1)
+
+    def schedule(epoch):
+        t = min(epoch, epochs - 1) / max(epochs - 1, 1)
+        return lr * (final + (1 - final) * (1 + np.cos(np.pi * t)) / 2)
+
+    return schedule
 
 
 def _snapshot(model):

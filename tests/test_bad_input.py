@@ -235,3 +235,33 @@ def test_numerical_gradient_restores_x_when_f_raises():
     with pytest.raises(RuntimeError, match="boom"):
         numerical_gradient(f, x)
     np.testing.assert_array_equal(x, original)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: cnnlib.summary("net", (1, 4, 4)), TypeError, "summary: model must be a cnnlib Module"),
+    (lambda: cnnlib.summary(tiny(), 5), TypeError, "summary: input_shape: shape must be a tuple"),
+    (lambda: cnnlib.summary(tiny(), (1, -4, 4)), ValueError, "positive ints"),
+    (lambda: cnnlib.receptive_field([1, 2]), TypeError, "receptive_field: model must be"),
+    (lambda: cnnlib.save_weights(None, "w.npz"), TypeError, "save_weights: model must be"),
+    (lambda: cnnlib.load_weights(tiny(), 3), TypeError, "path must be a str or os.PathLike"),
+    (lambda: cnnlib.data.read_idx(None), TypeError, "read_idx: path must be a str"),
+    (lambda: F.softmax(np.ones((2, 3)), axis=2), ValueError, r"softmax: axis must be an int in "
+                                                             r"\[-2, 1\]"),
+    (lambda: F.softmax(np.ones((2, 0))), ValueError, "softmax: axis -1 has no entries"),
+    (lambda: F.log_softmax(np.float64(1.0)), ValueError, "log_softmax: expected an array"),
+    (lambda: tiny()[5], IndexError, "Sequential: index 5 is out of range for 2 layers"),
+    (lambda: tiny()[1.0], TypeError, "Sequential: index must be an int or a slice"),
+    (lambda: F.avg_pool2d_backward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 4, 4)), 2), ValueError,
+     r"avg_pool2d_backward: gradient has shape \(1, 1, 3, 3\) but the output had"),
+    (lambda: cnnlib.data.tl_letters(sizes=(9,)), ValueError, "does not fit on a 8x8 canvas"),
+    (lambda: cnnlib.data.flip_pixels(np.ones((1, 1, 2, 2)), 5, rng=RNG), ValueError,
+     "n_pixels 5 is more than the 4 pixels"),
+    (lambda: cnnlib.data.shift(np.ones((2, 2)), 1, 1), ValueError, "shift: expected a 4-D batch"),
+    (lambda: cnnlib.Value("3"), TypeError, "Value: data must be a real number"),
+    (lambda: cnnlib.train.fit(tiny(), cnnlib.CrossEntropyLoss(), cnnlib.SGD(tiny(), 0.1),
+                              np.ones((2, 1, 2, 2)), 3, epochs=1, batch_size=1, rng=RNG),
+     ValueError, "fit: y must hold one label per example"),
+])
+def test_wrong_kinds_of_argument_get_clear_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

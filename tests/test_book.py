@@ -1,24 +1,31 @@
-"""The book as a reader gets it: a clean build, then every page in a browser.
+"""The book as a reader gets it: a clean build, then every page in a browser, wide and narrow."""
 
-The build runs once per session, into _build/html (the same place as
-`make book`), with warnings treated as errors. The browser test serves that
-folder on 127.0.0.1 and opens every page in _toc.yml in Debian's Chromium,
-driven by Playwright. It checks that nothing is fetched from anywhere else,
-that math is typeset, that every image has loaded, that saved widgets and
-animations render, and it leaves a screenshot of each page in
-_build/screenshots/ for review.
-"""
+# The build runs once per session, into _build/html (the same place as
+# `make book`), with warnings treated as errors. The browser tests serve that
+# folder on 127.0.0.1 and open every page in _toc.yml in Debian's Chromium,
+# driven by Playwright, with every request to another host blocked. On each
+# page they check that math is typeset and every image has loaded; they
+# operate every control in the content (each slider to several values, each
+# button, checkbox and grid cell, each solution and copy button), count the
+# controls that change nothing (there must be none) and compare what the
+# explorers show with what cnnlib computes; they run draw-and-classify on
+# two dozen drawings against cnnlib, open the phone menu, check that nothing
+# is clipped at phone width, and weigh every page. Screenshots at both widths
+# land in _build/screenshots/, and the numbers in _build/browser-report.json.
 
 import functools
 import http.server
+import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -26,12 +33,23 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
 HTML = BUILD / "html"
 SHOTS = BUILD / "screenshots"
+REPORT = BUILD / "browser-report.json"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 TIMEOUT_MS = 30_000
+WIDE = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+MAX_PAGE_BYTES = 5_000_000            # any page, counting everything it loads
+MAX_MEDIAN_CHAPTER_BYTES = 2_500_000  # the median chapter page
+MIN_EXPLORER_WIDTH = 300              # px, an explorer's picture on a phone
+# A figure drawn at 100 dpi with 10-point labels has 14 px text; shrunk below
+# this factor to fit the phone's column, the text drops under 8 px.
+MIN_FIGURE_SCALE = 0.55
+DRAWINGS = 24                         # grids drawn on draw-and-classify
 
 # Page errors (uncaught exceptions) and console errors that are known to be
 # harmless, as {regular expression: why it is harmless}. Every other error
@@ -57,6 +75,7 @@ def toc_pages():
 
 
 PAGES = toc_pages()
+CHAPTERS = [p for p in PAGES if re.fullmatch(r"book/\d\d_\w+", p)]
 
 
 def jupyter_book():
@@ -135,16 +154,60 @@ def test_site_loads_nothing_from_outside(site):
 
 
 @pytest.mark.build
-def test_site_has_favicon_and_vendored_scripts(site):
+def test_site_serves_its_own_mathjax_and_no_heavy_extras(site):
     intro = (site / "book" / "intro.html").read_text(encoding="utf-8")
     assert re.search(r'<link rel="icon" href="[^"]*favicon\.png"', intro)
     assert (site / "_static" / "favicon.png").exists()
-    for path in ("mathjax/tex-chtml.js", "requirejs/require.js", "jupyter-widgets/embed-amd.js"):
+    for path in ("mathjax/startup.js", "mathjax/core.js", "mathjax/input/tex.js",
+                 "mathjax/output/chtml.js", "mathjax/output/chtml/fonts/tex.js"):
         assert (site / path).stat().st_size > 0, path
+    for docname in PAGES:
+        page = (site / f"{docname}.html").read_text(encoding="utf-8")
+        for heavy in ("fontawesome.js", "embed-amd.js", "require.js", "tex-chtml.js",
+                      "application/vnd.jupyter.widget-state+json"):
+            assert heavy not in page, f"{docname} still loads or embeds {heavy}"
+
+
+@pytest.mark.build
+def test_chapters_are_saved_without_widget_state():
+    """Saved widget state would make myst-nb load the widget manager; the pages show viewers."""
+    for docname in PAGES:
+        path = ROOT / f"{docname}.ipynb"
+        if path.exists():
+            widgets = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("widgets", {})
+            assert not widgets, (
+                f"{path.name} has saved widget state: execute it with "
+                "--ExecutePreprocessor.store_widget_state=False")
+
+
+class _Ids(HTMLParser):
+    """Collects every element id of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids = []
+
+    def handle_starttag(self, tag, attrs):
+        self.ids += [value for name, value in attrs if name == "id" and value]
+
+
+@pytest.mark.build
+def test_no_repeated_ids_and_solution_titles_open_their_solution(site):
+    for docname in PAGES:
+        html = (site / f"{docname}.html").read_text(encoding="utf-8")
+        parser = _Ids()
+        parser.feed(html)
+        repeated = sorted({i for i in parser.ids if parser.ids.count(i) > 1})
+        assert not repeated, f"{docname}: repeated element ids {repeated}"
+        titles = re.findall(
+            r'<div class="solution[^"]*"[^>]*>\s*<p class="admonition-title">(.*?)</p>', html, re.S)
+        linked = [t for t in titles if "<a " in t]
+        assert not linked, (f"{docname}: solution titles with a link inside, which a click "
+                            f"follows instead of opening the solution: {linked}")
 
 
 # ---------------------------------------------------------------------------
-# The browser test
+# The browser tests
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -176,6 +239,15 @@ def browser():
         chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def report():
+    """What the browser tests measured, written to _build/browser-report.json at the end."""
+    numbers = {"bytes": {}, "controls": {}, "dead": {}}
+    yield numbers
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps(numbers, indent=1, sort_keys=True))
 
 
 class PageLog:
@@ -219,6 +291,25 @@ class PageLog:
         return [e for e in self.errors
                 if not any(re.search(pattern, e) for pattern in KNOWN_HARMLESS_ERRORS)]
 
+    def assert_clean(self):
+        assert not self.outside, f"requests left 127.0.0.1: {self.outside}"
+        assert not self.failed, f"failed requests: {self.failed}"
+        assert not self.unexplained_errors(), f"errors in the page: {self.unexplained_errors()}"
+
+
+def open_page(browser, server, docname, viewport, query="", **options):
+    """A fresh context and page on ``docname``, loaded; returns (context, page, log)."""
+    context = browser.new_context(viewport=viewport, service_workers="block", **options)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    log = PageLog(page, server)
+    page.goto(f"{server}/{docname}.html{query}", wait_until="load")
+    if page.locator("span.math, div.math").count():
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.evaluate("() => MathJax.startup.promise")
+    page.evaluate("() => document.fonts.ready.then(() => null)")
+    return context, page, log
+
 
 # The checks, run in the page.
 MATH_STATE = """() => {
@@ -233,15 +324,6 @@ MATH_STATE = """() => {
             untypeset: untypeset.slice(0, 5), raw, errors};
 }"""
 
-WIDGETS_RENDERED = """() => {
-    const views = [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')];
-    return views.every(s => {
-        const area = s.previousElementSibling;
-        return area !== null && area.classList.contains('widget-subarea')
-            && area.querySelector('.jupyter-widgets, .lm-Widget') !== null;
-    });
-}"""
-
 IMAGES_LOADED = """async () => {
     const images = [...document.images];
     images.forEach(img => { img.loading = 'eager'; });
@@ -251,62 +333,350 @@ IMAGES_LOADED = """async () => {
                  .map(img => img.id || (img.getAttribute('src') || '(no src)').slice(0, 80));
 }"""
 
-ANIMATION_FRAMES = """() => [...document.querySelectorAll('.animation')].map(a => {
-    const img = a.querySelector('img');
-    return img !== null && img.naturalWidth > 0;
-})"""
+# Everything the page fetched, in bytes as sent (each test page has a fresh context, so no cache).
+PAGE_BYTES = """() => performance.getEntriesByType('navigation')
+    .concat(performance.getEntriesByType('resource'))
+    .reduce((total, entry) => total + entry.transferSize, 0)"""
+
+CONTROLS = ('button, input, select, textarea, summary, [role="button"], [role="slider"], '
+            '[role="checkbox"], [contenteditable="true"]')
+
+# Operates every control in the page's content and says what changed. A control
+# is dead when operating it leaves what it controls as it was. Viewers report
+# every setting they went through, with what they showed, for the Python side
+# to check against cnnlib.
+OPERATE = """async (controlsSelector) => {
+  const article = document.querySelector('article.bd-article');
+  const all = new Set(article.querySelectorAll(controlsSelector));
+  const done = new Set(), dead = [], counts = {}, viewers = [];
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const name = el => (el.getAttribute('aria-label') || el.textContent.trim() || el.type ||
+                      el.tagName).slice(0, 40);
+  const count = (kind, el, changed) => {
+    counts[kind] = (counts[kind] || 0) + 1;
+    done.add(el);
+    if (!changed) dead.push(kind + ': ' + name(el));
+  };
+
+  for (const root of article.querySelectorAll('.cnnv-viewer')) {
+    const data = JSON.parse(root.querySelector('script.cnnv-data').textContent);
+    const img = root.querySelector('.cnnv-frame'), caption = root.querySelector('.cnnv-caption');
+    const shown = () => img.src + '|' + caption.textContent;
+    const states = [];
+    const setting = () => data.controls.map((c, i) => {
+      const els = [...root.querySelectorAll(`[data-control="${i}"]:not(.cnnv-play)`)];
+      if (els[0].type === 'range') return c.values[Number(els[0].value)];
+      if (els[0].type === 'checkbox') return els[0].checked;
+      return c.values[els.findIndex(b => b.getAttribute('aria-pressed') === 'true')];
+    });
+    const record = () => states.push({setting: setting(), caption: caption.textContent,
+                                      values: JSON.parse(root.dataset.values),
+                                      width: img.naturalWidth});
+    const act = fn => { const before = shown(); fn(); record(); return shown() !== before; };
+    record();
+    for (const [i, c] of data.controls.entries()) {
+      const els = [...root.querySelectorAll(`[data-control="${i}"]`)];
+      const slider = els.find(el => el.type === 'range');
+      const box = els.find(el => el.type === 'checkbox');
+      const play = els.find(el => el.classList.contains('cnnv-play'));
+      if (slider) {
+        const last = c.values.length - 1, start = Number(slider.value);
+        const targets = (last < 5 ? [...Array(last + 1).keys()]
+                                  : [last, 0, Math.floor(last / 2), 1, last - 1]).concat([start]);
+        let moves = 0, changes = 0;
+        for (const t of targets) {
+          if (Number(slider.value) === t) continue;
+          moves += 1;
+          changes += act(() => { slider.value = t;
+                                 slider.dispatchEvent(new Event('input', {bubbles: true})); });
+        }
+        count('slider', slider, moves >= 2 && changes === moves);
+      } else if (box) {
+        count('checkbox', box, act(() => box.click()) && act(() => box.click()));
+      } else {
+        const pressedFirst = els.filter(b => b.getAttribute('aria-pressed') !== 'true')
+          .concat(els.filter(b => b.getAttribute('aria-pressed') === 'true'));
+        for (const b of pressedFirst) count('button', b, act(() => b.click()));
+      }
+      if (play) {
+        act(() => { slider.value = 0; slider.dispatchEvent(new Event('input', {bubbles: true})); });
+        const before = shown();
+        play.click();
+        await sleep(data.interval * 1.6);
+        const moved = shown() !== before;
+        play.click();
+        const stopped = shown();
+        await sleep(data.interval * 1.2);
+        record();
+        count('play button', play, moved && shown() === stopped
+              && play.getAttribute('aria-pressed') === 'false');
+      }
+    }
+    viewers.push({names: data.controls.map(c => c.name), inputs: data.inputs, states});
+  }
+
+  for (const root of article.querySelectorAll('.cnnv-pad')) {
+    const shown = () => root.dataset.score + '|' +
+      [...root.querySelectorAll('.cnnv-cell')].map(c => c.getAttribute('aria-pressed')).join();
+    for (const cell of root.querySelectorAll('.cnnv-cell')) {
+      const before = shown(); cell.click(); count('grid cell', cell, shown() !== before);
+    }
+    for (const sel of ['.cnnv-clear', '.cnnv-reset']) {
+      const b = root.querySelector(sel), before = shown();
+      b.click();
+      count('pad button', b, shown() !== before);
+    }
+  }
+
+  for (const box of article.querySelectorAll('.dropdown.toggle')) {
+    const title = box.querySelector(':scope > .admonition-title');
+    const button = box.querySelector('button.toggle-button');
+    const body = box.querySelector(':scope > section, :scope > .toggle-details__container');
+    const visible = () => body !== null && getComputedStyle(body).visibility !== 'hidden';
+    const wasOpen = visible();
+    title.click();
+    count('solution title', title, visible() !== wasOpen);
+    if (button) { button.click(); count('solution button', button, visible() === wasOpen); }
+  }
+
+  for (const button of article.querySelectorAll('button.copybtn')) {
+    const code = document.querySelector(button.dataset.clipboardTarget);
+    await navigator.clipboard.writeText('');
+    button.click();
+    const copied = await navigator.clipboard.readText();
+    count('copy button', button, copied.trim() !== '' && copied.trim() === code.textContent.trim());
+  }
+
+  const left = [...all].filter(el => !done.has(el)).map(el => el.outerHTML.slice(0, 120));
+  return {counts, dead, viewers, left};
+}"""
+
+
+def _check_viewer(viewer):
+    """Compare every state a viewer went through with cnnlib; returns the mismatches."""
+    from cnnlib import functional as F
+    from cnnlib.book.widgets.signal import step_text
+    from cnnlib.nn.conv import conv1d
+    from cnnlib.nn.windows import window_starts
+
+    names, inputs, wrong = viewer["names"], viewer["inputs"], []
+    for state in viewer["states"]:
+        s, values, caption = dict(zip(names, state["setting"])), state["values"], state["caption"]
+        if names == ["kernel", "position"]:
+            x, kernel = np.array(inputs["x"]), np.array(inputs["kernels"][s["kernel"]])
+            ok = (caption == step_text(x, kernel, s["position"])
+                  and abs(values["y"] - conv1d(x, kernel)[s["position"]]) < 1e-12)
+        elif names == ["preset", "centre"]:
+            kernel = np.array(inputs["kernels"][s["preset"]])
+            kernel[1, 1] += s["centre"]
+            h, w = inputs["image_shape"]
+            ok = (np.allclose(values["kernel"], kernel, rtol=0, atol=1e-12)
+                  and values["shape"] == [F.output_size(h, 3), F.output_size(w, 3)]
+                  and f"sum to {kernel.sum():.3g}" in caption)
+        elif names == ["n", "kernel", "stride", "padding", "ceil_mode"]:
+            args = dict(stride=s["stride"], padding=s["padding"], ceil_mode=s["ceil_mode"])
+            m = F.output_size(s["n"], s["kernel"], **args)
+            ok = (values["output"] == m and f"output {m} × {m}" in caption
+                  and values["starts"] == window_starts(s["n"], s["kernel"], **args).tolist())
+        else:
+            pytest.fail(f"no cnnlib check for a viewer with controls {names}: add one here")
+        if not ok:
+            wrong.append((s, caption, values))
+    return wrong
+
+
+PHONE_LAYOUT = """([minExplorer, minScale]) => {
+  const article = document.querySelector('article.bd-article');
+  const vw = document.documentElement.clientWidth;
+  const out = {overflow: document.documentElement.scrollWidth - vw, clipped: [], narrow: [],
+               shrunk: []};
+  const what = el => (el.className && el.className.baseVal === undefined ? el.className : '') ||
+                     el.tagName;
+  for (const el of article.querySelectorAll('img, canvas, svg, video, button, input, select')) {
+    if (el.closest('.highlight, mjx-container')) continue;    // code and math scroll by design
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    let clipped = r.left < -1 || r.right > vw + 1;
+    for (let a = el.parentElement; a && a !== article && !clipped; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== 'visible') {
+        const box = a.getBoundingClientRect();
+        clipped = r.left < box.left - 1 || r.right > box.right + 1;
+      }
+    }
+    if (clipped) out.clipped.push(what(el) + ' ' + Math.round(r.left) + '..' + Math.round(r.right));
+  }
+  for (const img of article.querySelectorAll('.cnnv-frame')) {
+    const w = img.getBoundingClientRect().width;
+    if (w < minExplorer) out.narrow.push(Math.round(w));
+  }
+  for (const img of article.querySelectorAll('.cell_output img:not(.cnnv-frame)')) {
+    const scale = img.getBoundingClientRect().width / img.naturalWidth;
+    if (scale < minScale)
+      out.shrunk.push(`${img.naturalWidth}px image shown at ${scale.toFixed(2)}`);
+  }
+  return out;
+}"""
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("docname", PAGES)
-def test_page_renders_offline(browser, server, docname):
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  service_workers="block")
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    log = PageLog(page, server)
+def test_page(browser, server, report, docname):
+    """One page, wide and at phone width: it renders, is light, fits, and every control works."""
+    problems = []
+    context, page, log = open_page(browser, server, docname, WIDE,
+                                   permissions=["clipboard-read", "clipboard-write"])
     try:
-        page.goto(f"{server}/{docname}.html", wait_until="load")
-        html = page.content()
-
+        report["bytes"][docname] = page.evaluate(PAGE_BYTES)
+        if report["bytes"][docname] > MAX_PAGE_BYTES:
+            problems.append(f"loads {report['bytes'][docname] / 1e6:.2f} MB")
         if page.locator("span.math, div.math").count():
-            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
-            page.evaluate("() => MathJax.startup.promise")
             math = page.evaluate(MATH_STATE)
             assert math["containers"] > 0, "MathJax typeset nothing"
             assert not math["untypeset"], f"math left as TeX: {math['untypeset']}"
             assert math["raw"] == 0, "raw \\( or \\[ left in the page text"
             assert not math["errors"], f"TeX errors: {math['errors']}"
-
-        views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
-        if views:
-            assert 'type="application/vnd.jupyter.widget-state+json"' in html, (
-                f"{views} widget view(s) but no saved widget state: re-execute the notebook "
-                "with `make notebooks` (it stores widget state)")
-            page.wait_for_function(WIDGETS_RENDERED)
-
-        animations = page.evaluate(ANIMATION_FRAMES)   # matplotlib's to_jshtml
-        for i, has_frame in enumerate(animations):
-            assert has_frame, f"animation {i} shows no first frame"
-
         broken = page.evaluate(IMAGES_LOADED)
         assert not broken, f"images that did not load: {broken}"
+        name = Path(docname).name
+        page.screenshot(path=SHOTS / f"{name}.jpg", full_page=True, type="jpeg", quality=70)
 
-        if animations:  # Font Awesome (from the theme) turns the buttons' <i> into SVG icons
-            page.wait_for_function(
-                "() => document.querySelectorAll('.animation i.fa:not(.svg-inline--fa)').length === 0")
+        page.set_viewport_size(PHONE)
+        layout = page.evaluate(PHONE_LAYOUT, [MIN_EXPLORER_WIDTH, MIN_FIGURE_SCALE])
+        page.screenshot(path=SHOTS / f"{name}-phone.jpg", full_page=True, type="jpeg",
+                        quality=70)
+        if layout["overflow"] > 0:
+            problems.append(f"at 390 px the page scrolls sideways by {layout['overflow']} px")
+        if layout["clipped"]:
+            problems.append(f"clipped at 390 px: {layout['clipped']}")
+        if layout["narrow"]:
+            problems.append(f"explorer pictures narrower than {MIN_EXPLORER_WIDTH} px at 390 px: "
+                            f"{layout['narrow']}")
+        if layout["shrunk"]:
+            problems.append(f"figures shrunk below {MIN_FIGURE_SCALE} at 390 px, so that their "
+                            f"labels are unreadable (draw them narrower): {layout['shrunk']}")
+        page.set_viewport_size(WIDE)
 
-        page.screenshot(path=SHOTS / f"{Path(docname).name}.png", full_page=True)
-        # what happened up to here (closing the page may abort requests still in flight)
-        outside, failed, errors = list(log.outside), list(log.failed), log.unexplained_errors()
+        operated = page.evaluate(OPERATE, CONTROLS)
+        report["controls"][docname] = operated["counts"]
+        report["dead"][docname] = operated["dead"]
+        if operated["left"]:
+            problems.append(f"controls the test does not know how to operate: {operated['left']}")
+        if operated["dead"]:
+            problems.append(f"controls that change nothing: {operated['dead']}")
+        for viewer in operated["viewers"]:
+            wrong = _check_viewer(viewer)
+            if wrong:
+                problems.append(f"explorer shows something other than cnnlib: {wrong[:3]}")
+            if len(viewer["states"]) < 5:
+                problems.append(f"explorer {viewer['names']} went through too few settings")
     except Exception as exc:
         pytest.fail(f"{docname}: {exc}\n{log.report()}")
     finally:
         context.close()
+    log.assert_clean()
+    assert not problems, f"{docname}:\n" + "\n".join(problems)
 
-    assert not outside, f"requests left 127.0.0.1: {outside}"
-    assert not failed, f"failed requests: {failed}"
-    assert not errors, f"errors in the page: {errors}"
+
+@pytest.mark.browser
+def test_median_chapter_page_is_light(report):
+    weights = {d: report["bytes"].get(d) for d in CHAPTERS}
+    missing = [d for d, b in weights.items() if b is None]
+    assert not missing, f"not weighed (their page test failed early): {missing}"
+    median = statistics.median(weights.values())
+    assert median <= MAX_MEDIAN_CHAPTER_BYTES, (
+        f"median chapter page {median / 1e6:.2f} MB: "
+        + ", ".join(f"{d} {b / 1e6:.2f}" for d, b in weights.items()))
+
+
+@pytest.mark.browser
+def test_phone_menu_opens_and_a_chapter_link_works(browser, server):
+    target = CHAPTERS[min(2, len(CHAPTERS) - 1)]
+    context, page, log = open_page(browser, server, PAGES[0], PHONE, is_mobile=True,
+                                   has_touch=True)
+    try:
+        page.locator(".primary-toggle:visible").first.click()
+        page.wait_for_selector("#pst-primary-sidebar-modal[open]")
+        link = page.locator(f'#pst-primary-sidebar-modal a[href$="{Path(target).name}.html"]')
+        link.first.click()
+        page.wait_for_url(re.compile(re.escape(target) + r"\.html$"))
+        heading = page.locator("article h1").first.inner_text()
+        page.screenshot(path=SHOTS / "phone-menu-followed.png")
+    finally:
+        context.close()
+    log.assert_clean()
+    html = (HTML / f"{target}.html").read_text(encoding="utf-8")
+    title = re.search(r"<title>(.*?) &#8212;", html)
+    assert title and title.group(1).split(". ", 1)[-1] in heading
+
+
+@pytest.mark.browser
+def test_draw_and_classify_matches_cnnlib(browser, server):
+    from cnnlib.data import letter_shape, place
+    from cnnlib.models import tl_cnn
+
+    docname = next((d for d in PAGES if 'class="cnnv cnnv-pad"' in (HTML / f"{d}.html").read_text(
+        encoding="utf-8")), None)
+    assert docname, "no page has draw-and-classify"
+    context, page, log = open_page(browser, server, docname, WIDE)
+    try:
+        pad = page.locator(".cnnv-pad").first
+        data = json.loads(pad.locator("script.cnnv-data").text_content())
+        net = data["network"]
+        kernels, hidden = np.shape(net["conv"]["weight"])[0], np.shape(net["hidden"]["weight"])[0]
+        model = tl_cnn(kernels, hidden, rng=np.random.default_rng(0))
+        for layer, name in ((model[0], "conv"), (model[4], "hidden"), (model[6], "out")):
+            for key in ("weight", "bias"):
+                layer.params[key][...] = np.array(net[name][key])
+
+        rng = np.random.default_rng(12)
+        grids = [np.array(data["initial"]), np.zeros((8, 8), int), np.ones((8, 8), int)]
+        grids += [place(letter_shape(letter, side), row, col)
+                  for letter, side, row, col in [("T", 3, 0, 0), ("L", 5, 3, 2), ("T", 5, 1, 2),
+                                                 ("L", 3, 5, 5), ("T", 4, 4, 1)]]
+        grids += [(rng.random((8, 8)) < p).astype(int) for p in np.linspace(0.1, 0.6, DRAWINGS - 8)]
+        cells = pad.locator(".cnnv-cell")
+        for n, grid in enumerate(grids):
+            now = np.array(pad.evaluate("r => [...r.querySelectorAll('.cnnv-cell')].map("
+                                        "c => c.getAttribute('aria-pressed') === 'true' ? 1 : 0)"))
+            flips = np.flatnonzero(now != grid.ravel())
+            if n == 1:
+                pad.locator(".cnnv-clear").click()            # a real click on the button
+                flips = []
+            for i in flips[:6] if n == 2 else []:
+                cells.nth(int(i)).click()                     # real mouse clicks on the grid
+            pad.evaluate("(r, flips) => flips.forEach(i => r.querySelectorAll('.cnnv-cell')[i]"
+                         ".click())", [int(i) for i in flips[6 if n == 2 else 0:]])
+            score = float(pad.get_attribute("data-score"))
+            maps = np.array(json.loads(pad.get_attribute("data-maps")))
+            x = grid.astype(np.float64)[None, None]
+            expected = model.forward(x)[0, 0]
+            assert abs(score - expected) <= 1e-6, f"drawing {n}: page {score}, cnnlib {expected}"
+            np.testing.assert_allclose(maps, model[1](model[0](x))[0], rtol=0, atol=1e-6)
+            letter = "T" if expected > data["threshold"] else "L"
+            assert pad.locator(".cnnv-letter").inner_text() == letter
+            assert f"model output {expected:.2f}" in pad.locator(".cnnv-score").inner_text()
+    finally:
+        context.close()
+    log.assert_clean()
+
+
+@pytest.mark.browser
+def test_search_snippets_show_no_tex(browser, server):
+    snippets = []
+    for query in ("padding", "stride"):
+        context, page, log = open_page(browser, server, "search", WIDE, query=f"?q={query}")
+        try:
+            page.wait_for_function("""() => {
+                const found = document.querySelectorAll('#search-results li').length;
+                return found >= 3 && document.querySelectorAll('#search-results p.context')
+                    .length === found; }""")
+            snippets += page.locator("#search-results p.context").all_inner_texts()
+        finally:
+            context.close()
+        log.assert_clean()
+    tex = [s for s in snippets if re.search(r"\\[()\[\]]|\\[a-zA-Z]{2,}", s)]
+    assert not tex, f"search results quote TeX source: {tex[:2]}"
+    assert any("×" in s or "⌊" in s for s in snippets), "no snippet shows math as symbols"
 
 
 @pytest.mark.browser

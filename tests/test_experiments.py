@@ -85,9 +85,11 @@ def test_four_kernel_model_fits_every_training_image(data):
 
 
 def test_train_letters_command_writes_results(tmp_path, capsys):
-    train_letters.main(["--out", str(tmp_path), "--per-glyph", "1", "--dense-epochs", "1",
+    train_letters.main(["--out", str(tmp_path), "--per-glyph", "1", "--epochs", "1",
+                        "--sweep-epochs", "1", "--sweep-size", "200", "--rates", "1e-3", "3e-3",
                         "--models", "letters_dense", "letters_dense_aug"])
-    assert "held-out-font accuracy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "held-out-font accuracy" in out and "sweep dense" in out
     for name in ("letters_dense", "letters_dense_aug"):
         model = models.letters_dense(rng=np.random.default_rng(1))
         cnnlib.load_weights(model, tmp_path / f"{name}.npz")
@@ -95,3 +97,36 @@ def test_train_letters_command_writes_results(tmp_path, capsys):
         assert len(history.loss) == len(history.val_acc) == 1
     run = json.loads((tmp_path / "letters_run.json").read_text())
     assert run["n_train"] + run["n_val"] == len(datasets.LETTER_FONTS_TRAIN) * 52
+    sweep = run["sweeps"]["dense"]
+    assert set(run["sweeps"]) == {"dense"} and sweep["rates"] == [1e-3, 3e-3]
+    assert len(sweep["val_loss"]) == 2 and sweep["lr"] == 1e-3   # one step below, or the lowest
+    for name in ("letters_dense", "letters_dense_aug"):          # the same method for both
+        assert run["models"][name]["lr"] == sweep["lr"]
+        assert run["models"][name]["epochs_run"] == 1
+
+
+def test_train_letters_families_and_rates():
+    assert train_letters.family("letters_cnn_aug") == "cnn"
+    assert train_letters.family("letters_dense") == "dense"
+    rates = list(train_letters.RATES)
+    assert rates == sorted(rates) and len(rates) >= 5
+
+
+def test_train_letters_takes_an_emnist_folder(tmp_path, capsys):
+    from cnnlib.data.idx import write_idx
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "emnist"
+    folder.mkdir()
+    for split, n in (("train", 260), ("test", 52)):
+        write_idx(folder / f"emnist-letters-{split}-images-idx3-ubyte.gz",
+                  rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(folder / f"emnist-letters-{split}-labels-idx1-ubyte.gz",
+                  (np.arange(n) % 26 + 1).astype(np.uint8))
+    train_letters.main(["--out", str(tmp_path / "out"), "--emnist", str(folder), "--epochs", "1",
+                        "--sweep-epochs", "1", "--sweep-size", "100", "--rates", "1e-3",
+                        "--models", "letters_dense"])
+    out = capsys.readouterr().out
+    assert "EMNIST letters from" in out and "234 training, 26 validation, 52 test images" in out
+    assert "letters_dense: test accuracy" in out
+    assert (tmp_path / "out" / "letters_dense.npz").exists()

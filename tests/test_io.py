@@ -226,3 +226,14 @@ def test_a_full_disk_leaves_the_old_checkpoint_loadable(tmp_path):
     cnnlib.load_weights(back, path)
     assert np.all(back.params["0.weight"] == 0.5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.npz"]
+
+
+def test_checkpoints_get_the_usual_file_mode(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        path = cnnlib.save_weights(linear(), tmp_path / "w.npz")
+        cnnlib.train.History().to_json(tmp_path / "h.json")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "h.json").stat().st_mode & 0o777 == 0o644

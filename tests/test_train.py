@@ -178,3 +178,30 @@ def test_train_step_is_one_forward_backward_and_update():
                                         np.ones((2, 1, 8, 8)), np.array([0, 1]))
     assert out.shape == (2, 3) and loss > 0
     np.testing.assert_allclose(model.params["4.bias"], before - model.grads["4.bias"])
+
+
+def test_lr_schedule_sets_the_rate_of_every_epoch():
+    rng = np.random.default_rng(0)
+    model = tiny_cnn(rng)
+    opt = cnnlib.SGD(model, 0.1)
+    seen = []
+
+    class Spy(cnnlib.CrossEntropyLoss):
+        def forward(self, out, y):
+            seen.append(opt.lr)
+            return super().forward(out, y)
+
+    fit(model, Spy(), opt, rng.standard_normal((4, 1, 8, 8)), np.array([0, 1, 2, 0]), epochs=3,
+        batch_size=4, rng=rng, lr_schedule=lambda e: 0.1 / (e + 1), verbose=False)
+    assert seen == [0.1, 0.05, 0.1 / 3]
+    with pytest.raises(ValueError, match=r"fit: lr_schedule\(epoch\) must be a finite number > 0"):
+        fit(model, Spy(), opt, np.ones((2, 1, 8, 8)), np.array([0, 1]), epochs=1, batch_size=2,
+            rng=rng, lr_schedule=lambda e: 0.0, verbose=False)
+
+
+def test_cosine_schedule_falls_from_lr_to_the_final_fraction():
+    s = cnnlib.train.cosine_schedule(0.1, 5, final=0.1)
+    rates = [s(e) for e in range(5)]
+    assert rates[0] == pytest.approx(0.1) and rates[-1] == pytest.approx(0.01)
+    assert rates[2] == pytest.approx(0.055)
+    assert all(a > b for a, b in zip(rates, rates[1:]))

@@ -1,27 +1,18 @@
-"""Tests for the 2-D kernel explorer, its static grid and the step-by-step figure."""
+"""Tests for the 2-D kernel explorer (live and static), the step-by-step figure and heatmap text."""
 
 import ipywidgets as widgets
-import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
-from cnnlib.book.widgets.kernel import (KERNELS_2D, KernelExplorer, apply_kernel, conv_steps_figure,
-                                   display_limits, kernel_grid)
-
-matplotlib.use("Agg")
-
-X = np.array([[1, 0, 2, 1, 0],
-              [0, 1, 0, 1, 1],
-              [1, 0, 1, 0, 0],
-              [0, 0, 1, 1, 0],
-              [1, 1, 0, 0, 1]])
-CROSS = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]])
+from cnnlib import functional as F
+from cnnlib.book.viz import heatmap, relative_luminance, text_colour
+from cnnlib.book.widgets.kernel import (CENTRE_STEPS, KERNELS_2D, KernelExplorer, apply_kernel,
+                                        conv_steps_figure, display_limits)
 
 
-def test_apply_kernel_on_the_worked_example():
-    np.testing.assert_array_equal(apply_kernel(X, CROSS), [[6, 1, 4], [1, 4, 2], [3, 2, 3]])
+def test_apply_kernel_on_the_worked_example(worked_conv):
+    x, k, expected = worked_conv
+    np.testing.assert_array_equal(apply_kernel(x, k), expected)
 
 
 def test_apply_kernel_does_not_flip():
@@ -31,9 +22,9 @@ def test_apply_kernel_does_not_flip():
     assert apply_kernel(x, k)[0, 0] == x[0, 0]
 
 
-def test_apply_kernel_rejects_channels():
+def test_apply_kernel_rejects_channels(worked_conv):
     with pytest.raises(ValueError, match="2-D"):
-        apply_kernel(np.zeros((1, 5, 5)), CROSS)
+        apply_kernel(np.zeros((1, 5, 5)), worked_conv[1])
 
 
 def test_identity_kernel_crops_the_border():
@@ -41,35 +32,11 @@ def test_identity_kernel_crops_the_border():
     np.testing.assert_array_equal(apply_kernel(x, KERNELS_2D["identity"]), x[1:-1, 1:-1])
 
 
-def test_steps_figure_has_one_panel_per_output_value():
-    fig = conv_steps_figure(X, CROSS)
-    titles = [ax.get_title() for ax in fig.axes]
-    plt.close(fig)
+def test_steps_figure_has_one_panel_per_output_value(agg, worked_conv):
+    x, k, _ = worked_conv
+    titles = [ax.get_title() for ax in conv_steps_figure(x, k).axes]
     assert len(titles) == 9
     assert titles[0] == "(0, 0) → 6" and titles[-1] == "(2, 2) → 3"
-
-
-def test_kernel_grid_has_two_rows():
-    fig = kernel_grid(np.eye(6), {"blur": KERNELS_2D["blur"], "edge": KERNELS_2D["edge"]})
-    plt.close(fig)
-    assert isinstance(fig, Figure)
-    assert len(fig.axes) == 4
-
-
-def test_explorer_follows_presets_and_typed_weights():
-    ex = KernelExplorer(X)
-    assert isinstance(ex.box, widgets.HBox)
-    ex.preset.value = "sharpen"
-    np.testing.assert_array_equal(ex.kernel, KERNELS_2D["sharpen"])
-    assert ex.result[0, 0] == 5 * 1 - (0 + 0 + 0 + 0)
-    ex.cells[4].value = 1.0
-    np.testing.assert_array_equal(ex.result, apply_kernel(X, ex.kernel))
-    assert ex.result[0, 0] == 1
-
-
-def test_explorer_rejects_presets_that_are_not_3x3():
-    with pytest.raises(ValueError, match="expected"):
-        KernelExplorer(X, {"wide": np.ones((1, 5))})
 
 
 def test_display_limits_keep_brightness_for_kernels_that_sum_to_one():
@@ -81,8 +48,55 @@ def test_display_limits_keep_brightness_for_kernels_that_sum_to_one():
     assert lo == -hi and hi > 0
 
 
-def test_kernel_grid_wraps_into_rows():
-    fig = kernel_grid(np.eye(6), KERNELS_2D, ncols=3)
-    visible = [ax for ax in fig.axes if ax.axison or ax.images]
-    plt.close(fig)
-    assert len(fig.axes) == 12 and len(visible) == 12
+def test_explorer_follows_presets_and_typed_weights(agg, worked_conv):
+    x = worked_conv[0]
+    ex = KernelExplorer(x)
+    assert isinstance(ex.box, widgets.HBox)
+    first = ex.picture.value
+    ex.preset.value = "sharpen"
+    np.testing.assert_array_equal(ex.kernel, KERNELS_2D["sharpen"])
+    assert ex.result[0, 0] == 5 * 1 - (0 + 0 + 0 + 0)
+    assert ex.picture.value != first
+    ex.cells[4].value = 1.0
+    np.testing.assert_array_equal(ex.result, apply_kernel(x, ex.kernel))
+    assert ex.result[0, 0] == 1
+
+
+def test_explorer_rejects_presets_that_are_not_3x3(worked_conv):
+    with pytest.raises(ValueError, match="expected"):
+        KernelExplorer(worked_conv[0], {"wide": np.ones((1, 5))})
+
+
+def test_static_form_covers_presets_and_centre_steps(agg):
+    image = np.random.default_rng(0).random((12, 10))
+    viewer = KernelExplorer(image).static()
+    assert len(viewer.frames) == len(KERNELS_2D) * len(CENTRE_STEPS)
+    assert viewer.initial == (0, CENTRE_STEPS.index(0.0))
+    for (i, j), frame in viewer.frames.items():
+        kernel = KERNELS_2D[list(KERNELS_2D)[i]].copy()
+        kernel[1, 1] += CENTRE_STEPS[j]
+        out = apply_kernel(image, kernel)
+        np.testing.assert_allclose(frame.values["kernel"], kernel)
+        assert frame.values["shape"] == [F.output_size(12, 3), F.output_size(10, 3)]
+        assert frame.values["min"] == pytest.approx(out.min())
+        assert f"{kernel.sum():.3g}" in frame.caption
+
+
+@pytest.mark.parametrize("cmap", ["RdBu", "RdBu_r", "Blues", "viridis", "magma", "gray"])
+def test_heatmap_text_reads_on_every_cell(agg, cmap):
+    a = np.linspace(-1, 1, 9).reshape(3, 3)
+    fig, ax = agg.subplots()
+    heatmap(ax, a, cmap=cmap)
+    image = ax.images[0]
+    for text, value in zip(ax.texts, a.ravel()):
+        background = image.cmap(image.norm(value))
+        ink = 0.0 if text.get_color() == "black" else 1.0
+        contrast = ((max(relative_luminance(background), ink) + 0.05)
+                    / (min(relative_luminance(background), ink) + 0.05))
+        assert contrast >= 4.5, (cmap, value, text.get_color())
+
+
+def test_text_colour_on_the_extremes_of_a_diverging_map():
+    assert text_colour((0.4, 0.0, 0.12)) == "white"       # RdBu's dark red
+    assert text_colour((0.02, 0.19, 0.38)) == "white"     # and its dark blue
+    assert text_colour((0.97, 0.97, 0.97)) == "black"

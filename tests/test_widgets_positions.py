@@ -1,14 +1,14 @@
-"""Tests for window starts, coverage, and cnnlib.book.widgets.positions: window starts, coverage, drawings, explorer."""
+"""Tests for window starts, the positions figure and explorer (both forms), receptive fields."""
 
 import itertools
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 import cnnlib
 from cnnlib import functional as F
-from cnnlib.book.widgets.positions import draw_positions, draw_receptive_field, positions_explorer
+from cnnlib.book.widgets.positions import (STATIC_GRID, PositionsExplorer, describe_positions,
+                                           draw_positions, draw_receptive_field)
 from cnnlib.nn.windows import coverage, window_starts
 from cnnlib.tools.shapes import receptive_field_units
 
@@ -29,12 +29,6 @@ def test_window_starts_examples():
     assert window_starts(5, 3, padding=1).tolist() == [0, 1, 2, 3, 4]
 
 
-def test_ceil_mode_matches_max_pool():
-    x = np.arange(11 * 11, dtype=float).reshape(1, 1, 11, 11)
-    y = F.max_pool2d(x, 2, ceil_mode=True)
-    assert y.shape[-1] == len(window_starts(11, 2, stride=2, ceil_mode=True))
-
-
 def test_bad_arguments():
     with pytest.raises(ValueError, match="larger than the padded"):
         window_starts(3, 5)
@@ -48,15 +42,22 @@ def test_coverage():
     assert coverage(3, 3, padding=1).tolist() == [1, 2, 3, 2, 1]
 
 
-def test_draw_positions_returns_starts():
-    fig, ax = plt.subplots()
-    starts = draw_positions(ax, 5, 2, stride=2, ceil_mode=True)
+def test_draw_positions_returns_starts_and_labels_every_input_cell(agg):
+    fig, ax = agg.subplots()
+    starts = draw_positions(ax, 5, 2, stride=2, ceil_mode=True, fontsize=11)
     assert starts.tolist() == [0, 2, 4]
-    assert "output 3x3" in ax.get_title()
-    plt.close(fig)
+    assert "output 3×3" in ax.get_title()
+    assert len(ax.texts) == 25 and {t.get_fontsize() for t in ax.texts} == {11}
 
 
-def test_receptive_field_units_match_cnnlib():
+def test_describe_positions_counts_unread_cells():
+    text, values = describe_positions(6, 3, 2, 0, False)
+    assert values == {"output": 2, "starts": [0, 2], "unread": 36 - 25}
+    assert "output 2 × 2" in text and "never read: 11" in text
+    assert describe_positions(5, 2, 2, 0, True)[1]["unread"] == 0
+
+
+def test_receptive_field_units_match_cnnlib(agg):
     rng = np.random.default_rng(0)
     model = cnnlib.Sequential(cnnlib.Conv2d(1, 1, 3, rng=rng), cnnlib.Conv2d(1, 1, 3, rng=rng),
                               cnnlib.Conv2d(1, 1, 3, rng=rng), cnnlib.MaxPool2d(2),
@@ -68,20 +69,38 @@ def test_receptive_field_units_match_cnnlib():
     for depth in range(1, len(layers) + 1):
         pixels = receptive_field_units(windows[:depth])[0]
         assert pixels.tolist() == list(range(expected[depth]))
-    units = receptive_field_units(windows)
-    assert [len(u) for u in units] == [12, 10, 8, 6, 3, 1]
-    fig, ax = plt.subplots()
+    fig, ax = agg.subplots()
     assert draw_receptive_field(layers, ax=ax) == expected
-    plt.close(fig)
 
 
-def test_explorer_builds_and_redraws():
-    box = positions_explorer()
-    controls, out = box.children
-    sliders = controls.children
-    sliders[0].value = 3    # n
-    sliders[1].value = 6    # kernel larger than the input: a message, not an error
-    sliders[3].value = 2    # padding makes it fit again
-    sliders[4].value = True
-    assert len(out.outputs) <= 1
-    plt.close("all")
+def test_explorer_redraws_and_explains_impossible_settings(agg):
+    ex = PositionsExplorer()
+    first = ex.picture.value
+    assert "output 3 × 3" in ex.label.value
+    ex.sliders["n"].value = 3
+    ex.sliders["kernel"].value = 6       # larger than the input: a message, not an error
+    assert "larger than the padded input" in ex.label.value
+    ex.sliders["padding"].value = 2      # padding makes it fit again
+    ex.ceil.value = True
+    assert "output 2 × 2" in ex.label.value and "ceil mode" in ex.label.value
+    assert ex.picture.value != first
+
+
+def test_static_form_states_what_cnnlib_computes(agg):
+    viewer = PositionsExplorer(n=5, kernel=3, stride=2, padding=1).static()
+    assert len(viewer.frames) == np.prod([len(v) for v in STATIC_GRID.values()]) * 2
+    names = [c.name for c in viewer.controls]
+    assert [c.values[i] for c, i in zip(viewer.controls, viewer.initial)] == [5, 3, 2, 1, False]
+    for key, frame in viewer.frames.items():
+        s = dict(zip(names, (c.values[i] for c, i in zip(viewer.controls, key))))
+        n_out = F.output_size(s["n"], s["kernel"], stride=s["stride"], padding=s["padding"],
+                              ceil_mode=s["ceil_mode"])
+        assert frame.values["output"] == n_out and f"output {n_out} × {n_out}" in frame.caption
+    index = {c.name: c.values.index for c in viewer.controls}
+
+    def frame(n, ceil_mode):                     # kernel 2, stride 2, no padding
+        return viewer.frames[(index["n"](n), index["kernel"](2), index["stride"](2),
+                              index["padding"](0), int(ceil_mode))]
+
+    assert frame(6, False).image == frame(6, True).image     # ceil mode changes nothing here
+    assert frame(5, False).image != frame(5, True).image     # and here it adds a window

@@ -1,4 +1,4 @@
-"""What the chapters need beyond the library: widgets, figures, datasets, references, experiments.
+"""What the chapters need beyond the library: explorers, viewers, figures, datasets, experiments.
 
 Unlike the rest of cnnlib, this subpackage needs the ``[book]`` extra
 (matplotlib, ipywidgets, scikit-learn, threadpoolctl).

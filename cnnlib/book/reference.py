@@ -3,6 +3,8 @@
 The fast ops of :mod:`cnnlib.nn` are tested against these.
 """
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -17,34 +19,106 @@ def get_patch(image, row, col, size):
     return image[row: row + kh, col: col + kw]
 
 
-def conv2d_naive(x, w, b=None, *, stride=1, padding=0):
+def conv2d_naive(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     """Convolution as the definition reads: one dot product per output position.
+
+    Output channel f belongs to group ``g = f // (F // groups)`` and sees
+    the input channels of that group only; the kernel's taps sit
+    ``dilation`` pixels apart.
 
     Parameters
     ----------
     x : ndarray, shape (N, C, H, W)
-    w : ndarray, shape (F, C, KH, KW)
+    w : ndarray, shape (F, C // groups, KH, KW)
     b : ndarray, shape (F,), optional
+    stride, padding, dilation : int or (int, int)
+    groups : int
 
     Returns
     -------
     y : ndarray, shape (N, F, H', W')
     """
-    x, w, b = check_conv_args(x, w, b)
+    x, w, b = check_conv_args(x, w, b, groups, name="conv2d_naive")
     sh, sw = pair(stride, "conv2d_naive: stride")
-    ho, wo, pads = window_geometry("conv2d", x, w.shape[2:], (sh, sw),
-                                   pair(padding, "conv2d_naive: padding", minimum=0))
+    dh, dw = pair(dilation, "conv2d_naive: dilation")
+    ho, wo, pads = window_geometry("conv2d_naive", x, w.shape[2:], (sh, sw),
+                                   pair(padding, "conv2d_naive: padding", minimum=0),
+                                   dilation=(dh, dw))
     xp = pad2d(x, pads)
-    n_images, n_filters = x.shape[0], w.shape[0]
+    n_images, n_filters, cg, kh, kw = x.shape[0], w.shape[0], *w.shape[1:]
+    per_group = n_filters // groups
     y = np.zeros((n_images, n_filters, ho, wo), dtype=np.result_type(x, w))
     for n in range(n_images):
         for f in range(n_filters):
+            channels = slice(f // per_group * cg, (f // per_group + 1) * cg)
             for i in range(ho):
                 for j in range(wo):
-                    patch = xp[n, :, i * sh: i * sh + w.shape[2], j * sw: j * sw + w.shape[3]]
+                    patch = xp[n, channels, i * sh: i * sh + dh * (kh - 1) + 1: dh,
+                               j * sw: j * sw + dw * (kw - 1) + 1: dw]
                     y[n, f, i, j] = np.sum(patch * w[f])
             if b is not None:
                 y[n, f] += b[f]
+    return y
+
+
+def conv_transpose2d_naive(x, w, b=None, *, stride=1, padding=0, output_padding=0):
+    """Transposed convolution as its definition reads: every input pixel paints a window.
+
+    Input pixel ``(i, j)`` of channel ``c_in`` adds ``x[n, c_in, i, j] *
+    w[c_in]`` to the output window whose top-left corner is ``(i * stride,
+    j * stride)`` of a canvas padded by ``padding``; the padding is then cut
+    away. ``output_padding`` adds rows and columns at the bottom and right.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C_in, H, W)
+    w : ndarray, shape (C_in, C_out, KH, KW)
+    b : ndarray, shape (C_out,), optional
+    stride, padding, output_padding : int or (int, int)
+
+    Returns
+    -------
+    y : ndarray, shape (N, C_out, H_out, W_out)
+        ``H_out = (H - 1) stride - 2 padding + KH + output_padding``.
+    """
+    x, w = np.asarray(x), np.asarray(w)
+    sh, sw = pair(stride, "conv_transpose2d_naive: stride")
+    ph, pw = pair(padding, "conv_transpose2d_naive: padding", minimum=0)
+    oh, ow = pair(output_padding, "conv_transpose2d_naive: output_padding", minimum=0)
+    n_images, c_in, h, wd = x.shape
+    kh, kw = w.shape[2:]
+    canvas = np.zeros((n_images, w.shape[1], (h - 1) * sh + kh + oh, (wd - 1) * sw + kw + ow),
+                      dtype=np.result_type(x, w))
+    for n in range(n_images):
+        for c in range(c_in):
+            for i in range(h):
+                for j in range(wd):
+                    canvas[n, :, i * sh: i * sh + kh, j * sw: j * sw + kw] += x[n, c, i, j] * w[c]
+    y = canvas[:, :, ph: canvas.shape[2] - ph, pw: canvas.shape[3] - pw]
+    return y if b is None else y + np.asarray(b).reshape(1, -1, 1, 1)
+
+
+def adaptive_avg_pool2d_naive(x, output_size):
+    """Adaptive average pooling by loops: window i spans floor(i H / out) to ceil((i + 1) H / out).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    output_size : int or (int, int)
+
+    Returns
+    -------
+    y : ndarray, shape (N, C, out_h, out_w)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    oh, ow = pair(output_size, "adaptive_avg_pool2d_naive: output_size")
+    h, w = x.shape[2:]
+    y = np.zeros(x.shape[:2] + (oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            rows = slice(math.floor(i * h / oh), math.ceil((i + 1) * h / oh))
+            cols = slice(math.floor(j * w / ow), math.ceil((j + 1) * w / ow))
+            y[:, :, i, j] = x[:, :, rows, cols].mean(axis=(2, 3))
     return y
 
 

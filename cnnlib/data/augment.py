@@ -2,6 +2,14 @@
 
 import numpy as np
 
+from cnnlib.checks import check_int, check_ndim, check_number, check_real, check_rng
+
+
+def _images(name, images):
+    images = check_real(name, images, "images")
+    check_ndim(name, images, 4, "(N, C, H, W)", what="batch of images")
+    return images
+
 
 def shift(images, dy, dx):
     """Move each image by whole pixels, filling the uncovered border with zeros.
@@ -16,7 +24,7 @@ def shift(images, dy, dx):
     -------
     ndarray, shape (N, C, H, W), same dtype; content pushed past the edge is lost.
     """
-    images = np.asarray(images)
+    images = _images("shift", images)
     n, _, h, w = images.shape
     dy = np.broadcast_to(np.asarray(dy, dtype=np.int64), (n,))
     dx = np.broadcast_to(np.asarray(dx, dtype=np.int64), (n,))
@@ -43,6 +51,9 @@ def random_shift(images, max_shift, *, rng):
     -------
     ndarray, shape (N, C, H, W)
     """
+    images = _images("random_shift", images)
+    max_shift = check_int("random_shift: max_shift", max_shift, minimum=0)
+    check_rng("random_shift", rng)
     d = rng.integers(-max_shift, max_shift + 1, size=(2, len(images)))
     return shift(images, d[0], d[1])
 
@@ -62,8 +73,13 @@ def flip_pixels(images, n_pixels, *, rng):
     -------
     ndarray, shape (N, C, H, W), a new array
     """
-    images = np.array(images)
+    images = np.array(_images("flip_pixels", images))
     n, _, h, w = images.shape
+    n_pixels = check_int("flip_pixels: n_pixels", n_pixels, minimum=0)
+    if n_pixels > h * w:
+        raise ValueError(f"flip_pixels: n_pixels {n_pixels} is more than the {h * w} pixels "
+                         f"of an image")
+    check_rng("flip_pixels", rng)
     pick = np.argsort(rng.random((n, h * w)), axis=1)[:, :n_pixels]
     rows = np.repeat(np.arange(n), n_pixels)
     flat = images.reshape(n, images.shape[1], h * w)
@@ -94,3 +110,46 @@ def shift_and_flip(images, *, rng, distance=2, n_pixels=5):
     """
     d = DIRECTIONS[rng.integers(0, len(DIRECTIONS), size=len(images))] * distance
     return flip_pixels(shift(images, d[:, 0], d[:, 1]), n_pixels, rng=rng)
+
+
+def random_flip(images, *, rng, p=0.5):
+    """Mirror each image left to right with probability ``p``.
+
+    Right for clothing, whose classes look the same mirrored; wrong for
+    letters and digits, where a mirrored b is a d.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, C, H, W)
+    rng : numpy.random.Generator
+    p : float in [0, 1]
+
+    Returns
+    -------
+    ndarray, shape (N, C, H, W), a new array
+    """
+    images = _images("random_flip", images)
+    p = check_number("random_flip: p", p, low=0, high=1)
+    check_rng("random_flip", rng)
+    flip = rng.random(len(images)) < p
+    return np.where(flip[:, None, None, None], images[..., ::-1], images)
+
+
+def crop_and_flip(images, *, rng, padding=2):
+    """Clothing augmentation: a random crop of the zero-padded image, then a random mirror.
+
+    Cropping a 28x28 window from the image padded by ``padding`` pixels is
+    the same as shifting it by up to ``padding`` pixels with zero fill, so
+    this is :func:`random_shift` followed by :func:`random_flip`.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, C, H, W)
+    rng : numpy.random.Generator
+    padding : int
+
+    Returns
+    -------
+    ndarray, shape (N, C, H, W)
+    """
+    return random_flip(random_shift(images, padding, rng=rng), rng=rng)

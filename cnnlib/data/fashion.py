@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from cnnlib.checks import check_path
 from cnnlib.data.idx import find_idx, images_to_float, read_image_labels, temporary_path
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -152,7 +153,7 @@ def download_fashion_mnist(folder, *, base_url=FASHION_URL, checksums=None, prog
 def _search_folders(root):
     """The folders ``fashion_mnist`` searches, in order."""
     if root is not None:
-        return [Path(os.fspath(root))]
+        return [Path(check_path("fashion_mnist: root", root))]
     folders = []
     if os.environ.get("CNNLIB_DATA"):
         folders.append(Path(os.environ["CNNLIB_DATA"]) / _SUBFOLDER)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnlib.checks import check_path
+
 # IDX type code -> big-endian dtype, as in the format's definition on LeCun's MNIST page.
 IDX_DTYPES = {
     0x08: np.dtype(">u1"),
@@ -66,7 +68,7 @@ def read_idx(path):
     >>> images.shape, images.dtype                         # doctest: +SKIP
     ((60000, 28, 28), dtype('uint8'))
     """
-    path = Path(os.fspath(path))
+    path = Path(check_path("read_idx", path))
     try:
         raw = open(path, "rb")
     except FileNotFoundError:

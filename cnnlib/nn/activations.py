@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from cnnlib.checks import check_real
+from cnnlib.checks import check_axis, check_real
 
 
 def relu(x):
@@ -90,16 +90,26 @@ def gelu_backward(dy, x, t=None):
     return dy * g
 
 
+def _check_scores(name, z, axis):
+    z = as_float(z, name)
+    if z.ndim == 0:
+        raise ValueError(f"{name}: expected an array of scores with at least one axis, got a "
+                         f"scalar")
+    if z.shape[check_axis(name, axis, z.ndim)] == 0:
+        raise ValueError(f"{name}: axis {axis} has no entries (shape {z.shape})")
+    return z
+
+
 def softmax(z, axis=-1):
     """exp(z) / sum(exp(z)) along ``axis``, shifted by the max for stability; same shape."""
-    z = as_float(z, "softmax")
+    z = _check_scores("softmax", z, axis)
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(z, axis=-1):
     """log(softmax(z)) along ``axis``, computed without overflow (finite for logits of 1e3)."""
-    z = as_float(z, "log_softmax")
+    z = _check_scores("log_softmax", z, axis)
     shifted = z - np.max(z, axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 

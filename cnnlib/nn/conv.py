@@ -1,45 +1,484 @@
-"""Convolution by im2col, forward and backward side by side.
+"""Convolution and transposed convolution, forward and backward, by im2col in bounded chunks.
 
-Arrays are NCHW and convolution weights are ``(C_out, C_in, KH, KW)``, as in
-PyTorch. "Convolution" is cross-correlation: the kernel is not flipped. See
-:mod:`cnnlib.nn.windows` for the memory layout the results use.
+Arrays are NCHW and convolution weights are ``(C_out, C_in // groups, KH,
+KW)``, as in PyTorch. "Convolution" is cross-correlation: the kernel is not
+flipped. Results are stored with the batch innermost (see
+:mod:`cnnlib.nn.windows`).
+
+How the fast path works. :func:`im2col` writes every patch out as a row of
+one matrix: ``KH * KW`` copies of the input, 288 MiB for a 32 MiB input with
+3x3 kernels. The convolutions here never build that matrix. They unroll the
+padded input along the width only, and store it row-major, input row by
+input row: element ``[r, c, dj, j, n]`` is the pixel that kernel column
+``dj`` sees at output column ``j`` in padded row ``r``. The im2col matrix of
+output row ``i`` (rows ``(di, c, dj)``, columns ``(j, n)``) is then the
+block of input rows ``i*s .. i*s + KH - 1``: one contiguous slab of that
+array, a view with no copy, and neighbouring output rows share their slabs
+instead of copying them again (with dilation the slab has gaps and NumPy
+copies it). So the forward pass is one matrix product per output row, all
+issued by a single ``np.matmul`` over a stack of views.
+
+The unrolled rows are built a chunk of output rows at a time, within a
+budget of :data:`CHUNK_BYTES` (or the ``chunk_bytes`` keyword), so the
+extra memory stays bounded whatever the size of the maps; the layout and
+the chunk geometry live in :mod:`cnnlib.nn.windows` (``ConvGeometry``,
+``unroll_rows``, ``row_blocks``). The backward pass rebuilds the rows chunk
+by chunk (it keeps the forward pass's copy only when the whole input fitted
+in one chunk). The weight gradient is a sum of one product per output row.
+The input gradient of a size-keeping stride-1 convolution is a convolution
+of ``dy`` with the flipped kernel (a "full" correlation), computed by the
+same forward code; otherwise each output row's patch gradients are scattered
+back onto the rows they came from. Every output element is computed by the
+same products, added in the same order, whatever the chunk size, so chunked
+and unchunked results are bit for bit the same.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cnnlib.checks import check_ndim, check_real, pair
-from cnnlib.nn.windows import (batch_first, batch_innermost, batch_last, offsets, output_size,
-                               pad2d, shifted, window_geometry)
+from cnnlib.checks import check_int, check_ndim, check_real, pair
+from cnnlib.nn.windows import (ConvGeometry, batch_first, batch_innermost, batch_last,
+                               conv_geometry, inside_range, offsets, output_size, pad2d,
+                               row_blocks, shifted, transpose_geometry, unrolled_chunks,
+                               window_geometry)
+
+CHUNK_BYTES = 8 * 2 ** 20
+"""Default budget, in bytes, for the unrolled input (and the other per-row buffers) of one chunk."""
 
 
-def check_conv_args(x, w, b):
-    """Validate x (N, C, H, W), w (F, C, KH, KW) and b (F,); return them as real arrays."""
-    x = check_real("conv2d", x)
-    w = check_real("conv2d", w, "kernel")
+def check_conv_args(x, w, b, groups=1, *, name="conv2d"):
+    """Validate x (N, C, H, W), w (F, C // groups, KH, KW) and b (F,); return them as arrays."""
+    x = check_real(name, x)
+    w = check_real(name, w, "kernel")
     if b is not None:
-        b = check_real("conv2d", b, "bias")
-    check_ndim("conv2d", x, 4, "(N, C, H, W)")
-    check_ndim("conv2d", w, 4, "(C_out, C_in, KH, KW) kernel", what="kernel")
-    if x.shape[1] != w.shape[1]:
+        b = check_real(name, b, "bias")
+    groups = check_int(f"{name}: groups", groups)
+    check_ndim(name, x, 4, "(N, C, H, W)")
+    check_ndim(name, w, 4, "(C_out, C_in // groups, KH, KW) kernel", what="kernel")
+    if x.shape[1] != w.shape[1] * groups:
+        per_group = f" ({w.shape[1]} per group x {groups} groups)" if groups > 1 else ""
         raise ValueError(
-            f"conv2d: input has {x.shape[1]} channels but the kernel expects "
-            f"{w.shape[1]} (input {x.shape}, kernel {w.shape})")
+            f"{name}: input has {x.shape[1]} channels but the kernel expects "
+            f"{w.shape[1] * groups}{per_group} (input {x.shape}, kernel {w.shape})")
+    if w.shape[0] % groups:
+        raise ValueError(f"{name}: the kernel's {w.shape[0]} output channels are not "
+                         f"divisible by groups {groups}")
     if b is not None and np.shape(b) != (w.shape[0],):
         raise ValueError(
-            f"conv2d: bias must have shape ({w.shape[0]},) to match "
+            f"{name}: bias must have shape ({w.shape[0]},) to match "
             f"{w.shape[0]} output channels, got {np.shape(b)}")
     return x, w, b
 
 
-def im2col(x, kernel, *, stride=1, padding=0, name="im2col"):
+def _budget(chunk_bytes):
+    if chunk_bytes is None:
+        return CHUNK_BYTES
+    return check_int("conv2d: chunk_bytes", chunk_bytes)
+
+
+def _batch_last(x):
+    """``x`` (N, C, H, W) as a C-contiguous (C, H, W, N) array.
+
+    A view when ``x`` is already stored batch innermost (as every
+    convolution output is), else a copy, which has no ``base``.
+    """
+    xb = batch_last(x)
+    return xb if xb.flags.c_contiguous else np.array(xb, order="C")
+
+
+def _kernel_matrix(w, groups):
+    """``w`` (F, Cg, KH, KW) as (groups, F // groups, KH * Cg * KW), in the blocks' row order."""
+    f, cg, kh, kw = w.shape
+    w = w.reshape(groups, f // groups, cg, kh, kw).transpose(0, 1, 3, 2, 4)
+    return np.ascontiguousarray(w.reshape(groups, f // groups, kh * cg * kw))
+
+
+def _per_row(a, geo, channels):
+    """(channels, H', W', N) storage as (groups, H', channels // groups, W' * N): a matrix a row."""
+    g = geo.groups
+    return a.reshape(g, channels // g, geo.ho, geo.wo * geo.n).transpose(0, 2, 1, 3)
+
+
+def _forward(xb, w, b, geo, chunk_bytes, dtype):
+    """Convolve ``xb`` (C, H, W, N); returns y stored (F, H', W', N) and the rows if one chunk."""
+    wk = _kernel_matrix(w.astype(dtype, copy=False), geo.groups)[:, None]  # (g, 1, Fg, K)
+    y = np.empty((geo.f, geo.ho, geo.wo, geo.n), dtype)
+    y_rows = _per_row(y, geo, geo.f)
+    chunks = geo.chunks(y.itemsize, chunk_bytes, matrices=geo.dh > 1)
+    for i0, i1, rows in unrolled_chunks(xb, geo, chunks, dtype):
+        np.matmul(wk, row_blocks(rows, geo), out=y_rows[:, i0:i1])
+        if b is not None:
+            y_rows[:, i0:i1] += b.astype(dtype, copy=False).reshape(geo.groups, 1, -1, 1)
+    return y, (rows if len(chunks) == 1 else None)
+
+
+def _weight_grad(xb, rows, dyb, geo, chunk_bytes, dtype):
+    """Gradient of the kernel, (F, C // groups, KH, KW), from the input and ``dyb`` (F, H', W', N).
+
+    ``rows`` is the whole unrolled input if the forward pass kept it, else
+    None and it is rebuilt from ``xb`` chunk by chunk.
+    """
+    g, fg, cg = geo.groups, geo.f // geo.groups, geo.c // geo.groups
+    k = geo.kh * cg * geo.kw
+    total = np.zeros((g, fg, k), dtype)
+    dy_rows = _per_row(dyb, geo, geo.f)
+    if rows is None:
+        chunks = geo.chunks(np.dtype(dtype).itemsize, chunk_bytes, matrices=geo.dh > 1)
+        pieces = unrolled_chunks(xb, geo, chunks, dtype)
+    else:
+        chunks, pieces = [(0, geo.ho)], [(0, geo.ho, rows)]
+    products = np.empty((g, max(i1 - i0 for i0, i1 in chunks), fg, k), dtype)
+    for i0, i1, chunk in pieces:
+        np.matmul(dy_rows[:, i0:i1], row_blocks(chunk, geo).transpose(0, 1, 3, 2),
+                  out=products[:, :i1 - i0])
+        for r in range(i1 - i0):  # one row at a time: the same order for every chunk size
+            total += products[:, r]
+    total = total.reshape(g, fg, geo.kh, cg, geo.kw).transpose(0, 1, 3, 2, 4)
+    return np.ascontiguousarray(total.reshape(geo.f, cg, geo.kh, geo.kw))
+
+
+def _flipped(w, groups):
+    """The kernel of the input gradient: (F, Cg, KH, KW) -> (C, F // groups, KH, KW), flipped."""
+    f, cg, kh, kw = w.shape
+    w = w.reshape(groups, f // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    return w.reshape(groups * cg, f // groups, kh, kw)
+
+
+def _input_grad(dyb, w, geo, chunk_bytes, dtype):
+    """Gradient of the input, stored (C, H, W, N), from ``dyb`` (F, H', W', N).
+
+    With stride 1 it is a convolution of ``dy`` with the flipped kernel and
+    the padding that undoes the forward one, ``d (k - 1) - p``. That is the
+    faster way when the forward padding keeps the size (``2p >= d (k - 1)``);
+    otherwise ("valid" convolutions, strides) each output row's patch
+    gradients are scattered back onto the rows they came from and folded
+    along the width, which avoids the larger padded map.
+    """
+    keeps_size = (2 * geo.ph >= geo.dh * (geo.kh - 1) and 2 * geo.pw >= geo.dw * (geo.kw - 1))
+    if geo.sh == geo.sw == 1 and keeps_size:
+        full = ConvGeometry(geo.n, geo.f, geo.ho, geo.wo, geo.c, geo.kh, geo.kw, 1, 1,
+                            geo.dh * (geo.kh - 1) - geo.ph, geo.dw * (geo.kw - 1) - geo.pw,
+                            geo.dh, geo.dw, geo.groups)
+        return _forward(dyb, _flipped(w, geo.groups), None, full, chunk_bytes, dtype)[0]
+    g, cg = geo.groups, geo.c // geo.groups
+    wk_t = np.ascontiguousarray(
+        _kernel_matrix(w.astype(dtype, copy=False), g).transpose(0, 2, 1))[:, None]
+    dy_rows = _per_row(dyb, geo, geo.f)
+    rows = np.zeros((g, (geo.ho - 1) * geo.sh + geo.span, cg, geo.kw, geo.wo, geo.n), dtype)
+    chunks = geo.chunks(np.dtype(dtype).itemsize, chunk_bytes, matrices=True)
+    buffer = np.empty((g, max(i1 - i0 for i0, i1 in chunks), wk_t.shape[2], geo.wo * geo.n),
+                      dtype)
+    for i0, i1 in chunks:
+        patches = np.matmul(wk_t, dy_rows[:, i0:i1], out=buffer[:, :i1 - i0])  # (g, R, K, W'*N)
+        patches = patches.reshape(g, i1 - i0, geo.kh, cg, geo.kw, geo.wo, geo.n)
+        # Kernel rows in descending order: every input row then receives its
+        # terms in increasing output row, however the rows are chunked.
+        for di in reversed(range(geo.kh)):
+            start = i0 * geo.sh + di * geo.dh
+            rows[:, start: start + (i1 - i0 - 1) * geo.sh + 1: geo.sh] += patches[:, :, di]
+    dx = np.zeros((geo.c, geo.h, geo.w, geo.n), dtype)
+    dx_rows = dx.reshape(g, cg, geo.h, geo.w, geo.n).transpose(0, 2, 1, 3, 4)
+    a1 = min(geo.h, rows.shape[1] - geo.ph)
+    for dj in range(geo.kw):
+        offset = dj * geo.dw - geo.pw
+        j0, j1 = inside_range(geo.w, geo.wo, geo.sw, offset)
+        if j1 > j0:
+            q0 = j0 * geo.sw + offset
+            dx_rows[:, :a1, :, q0: q0 + (j1 - j0 - 1) * geo.sw + 1: geo.sw] += (
+                rows[:, geo.ph: geo.ph + a1, :, dj, j0:j1])
+    return dx
+
+
+@dataclass
+class SavedInput:
+    """What the backward pass of a convolution needs from its forward pass.
+
+    ``rows`` is the unrolled input when it fitted in one chunk, else None;
+    ``xb`` is otherwise the layer's own copy of the input, stored (C, H, W, N).
+    """
+
+    geometry: ConvGeometry
+    xb: np.ndarray = None
+    rows: np.ndarray = None
+
+
+def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, chunk_bytes=None):
+    """2-D convolution (cross-correlation), computed in chunks of output rows.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    w : ndarray, shape (F, C // groups, KH, KW)
+    b : ndarray, shape (F,), optional
+    stride, padding, dilation : int or (int, int)
+        Dilation d spaces the kernel's taps d pixels apart.
+    groups : int
+        Split the channels into ``groups`` independent convolutions:
+        output channel f sees only the input channels of its group.
+        ``groups == C`` (with ``F == C``) is a depthwise convolution.
+    chunk_bytes : int, optional
+        Memory budget of one chunk; defaults to :data:`CHUNK_BYTES`. Any
+        value gives the same result.
+
+    Returns
+    -------
+    y : ndarray, shape (N, F, H', W')
+        ``H' = floor((H + 2 padding - dilation (KH - 1) - 1) / stride) + 1``,
+        likewise ``W'``. A strided view of storage laid out (F, H', W', N),
+        batch innermost (not C-contiguous; ``np.ascontiguousarray`` makes an
+        NCHW copy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnnlib import functional as F
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> F.conv2d(x, np.ones((1, 1, 2, 2)), dilation=2)[0, 0]
+    array([[20., 24.],
+           [36., 40.]])
+    """
+    y, _ = conv2d_forward(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                          groups=groups, chunk_bytes=chunk_bytes, save=False)
+    return y
+
+
+def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1,
+                   chunk_bytes=None, save=True, name="conv2d"):
+    """:func:`conv2d` that also returns what :func:`conv2d_backward_from_saved` needs.
+
+    Returns
+    -------
+    y : ndarray, shape (N, F, H', W'), as from :func:`conv2d`
+    saved : SavedInput, or None when ``save`` is False
+        Holds a copy of the input, never a reference to ``x``.
+    """
+    x, w, b = check_conv_args(x, w, b, groups, name=name)
+    geo = conv_geometry(name, x.shape, w.shape, stride, padding, dilation, groups)
+    dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
+    xb = _batch_last(x)
+    y, rows = _forward(xb, w, b, geo, _budget(chunk_bytes), dtype)
+    saved = None
+    if save and rows is not None:
+        saved = SavedInput(geo, rows=rows)
+    elif save:  # keep a copy: the caller may change x before the backward pass
+        saved = SavedInput(geo, xb if xb.base is None else xb.copy())
+    return batch_first(y), saved
+
+
+def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1,
+                    needs_input_grad=True, chunk_bytes=None):
+    """Gradients of :func:`conv2d` with respect to its input, kernel and bias.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (N, F, H', W')
+        Gradient of the loss with respect to the convolution's output.
+    x : ndarray, shape (N, C, H, W)
+    w : ndarray, shape (F, C // groups, KH, KW)
+    stride, padding, dilation, groups, chunk_bytes : as for :func:`conv2d`
+    needs_input_grad : bool, default True
+        With False, ``dx`` is not computed and None is returned in its place:
+        the first layer of a network never needs the gradient of the data.
+
+    Returns
+    -------
+    dx : (N, C, H, W), a batch-innermost strided view
+    dw : (F, C // groups, KH, KW), C-contiguous
+    db : (F,)
+    """
+    x, w, _ = check_conv_args(x, w, None, groups, name="conv2d_backward")
+    geo = conv_geometry("conv2d_backward", x.shape, w.shape, stride, padding, dilation, groups)
+    return conv2d_backward_from_saved(dy, SavedInput(geo, _batch_last(x)), w,
+                                      needs_input_grad=needs_input_grad,
+                                      chunk_bytes=chunk_bytes)
+
+
+def conv2d_backward_from_saved(dy, saved, w, *, needs_input_grad=True, chunk_bytes=None):
+    """:func:`conv2d_backward` given what :func:`conv2d_forward` saved.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (N, F, H', W')
+    saved : SavedInput, from :func:`conv2d_forward`
+    w : ndarray, shape (F, C // groups, KH, KW), the kernel of that forward pass
+
+    Returns
+    -------
+    dx, dw, db : as for :func:`conv2d_backward`
+    """
+    geo = saved.geometry
+    dyb = _checked_gradient("conv2d_backward", dy, (geo.n, geo.f, geo.ho, geo.wo))
+    budget = _budget(chunk_bytes)
+    dtype = np.result_type(dyb, saved.rows if saved.xb is None else saved.xb, w)
+    db = dyb.sum(axis=(1, 2, 3))
+    dw = _weight_grad(saved.xb, saved.rows, dyb, geo, budget, dtype)
+    dx = batch_first(_input_grad(dyb, w, geo, budget, dtype)) if needs_input_grad else None
+    return dx, dw, db
+
+
+def _checked_gradient(name, dy, expected):
+    """``dy`` as a (C, H, W, N) array with the batch contiguous, after checking its shape."""
+    dy = check_real(name, dy, "gradient")
+    if dy.shape != expected:
+        raise ValueError(f"{name}: gradient has shape {dy.shape} but the output had "
+                         f"{expected}")
+    return _batch_last(dy)
+
+
+def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0,
+                     chunk_bytes=None):
+    """2-D transposed convolution: the adjoint of :func:`conv2d`, used to upsample.
+
+    Each input pixel scatters ``x[n, c_in, i, j] * w[c_in]`` onto the output
+    window that starts at ``(i * stride - padding, j * stride - padding)``.
+    It is the input gradient of a convolution with the same kernel, stride
+    and padding, and the two are computed by the same code.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C_in, H, W)
+    w : ndarray, shape (C_in, C_out, KH, KW), as in PyTorch
+    b : ndarray, shape (C_out,), optional
+    stride, padding : int or (int, int)
+    output_padding : int or (int, int)
+        Extra rows and columns at the bottom and right, smaller than the
+        stride: picks one of the output sizes that convolve down to H.
+    chunk_bytes : int, optional
+        As for :func:`conv2d`.
+
+    Returns
+    -------
+    y : ndarray, shape (N, C_out, H_out, W_out)
+        ``H_out = (H - 1) stride - 2 padding + KH + output_padding``, likewise
+        ``W_out`` (see :func:`~cnnlib.functional.conv_transpose_output_size`);
+        stored batch innermost.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnnlib import functional as F
+    >>> F.conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)), stride=2)[0, 0]
+    array([[1., 1., 1., 1.],
+           [1., 1., 1., 1.],
+           [1., 1., 1., 1.],
+           [1., 1., 1., 1.]])
+    """
+    y, _ = conv_transpose2d_forward(x, w, b, stride=stride, padding=padding,
+                                    output_padding=output_padding, chunk_bytes=chunk_bytes,
+                                    save=False)
+    return y
+
+
+def conv_transpose2d_forward(x, w, b=None, *, stride=1, padding=0, output_padding=0,
+                             chunk_bytes=None, save=True, name="conv_transpose2d"):
+    """:func:`conv_transpose2d` that also returns what its backward pass needs.
+
+    Returns
+    -------
+    y : ndarray, shape (N, C_out, H_out, W_out)
+    saved : SavedInput, or None when ``save`` is False
+        The geometry of the adjoint convolution and a copy of ``x``.
+    """
+    x, w, b = check_conv_transpose_args(x, w, b, name=name)
+    geo = transpose_geometry(name, x.shape, w.shape, stride, padding, output_padding)
+    dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
+    xb = _batch_last(x)
+    y = _input_grad(xb, w, geo, _budget(chunk_bytes), dtype)
+    if b is not None:
+        y += b.astype(dtype, copy=False).reshape(-1, 1, 1, 1)
+    saved = SavedInput(geo, xb if xb.base is None else xb.copy()) if save else None
+    return batch_first(y), saved
+
+
+def check_conv_transpose_args(x, w, b, *, name="conv_transpose2d"):
+    """Validate x (N, C_in, H, W), w (C_in, C_out, KH, KW) and b (C_out,); return arrays."""
+    x = check_real(name, x)
+    w = check_real(name, w, "kernel")
+    check_ndim(name, x, 4, "(N, C_in, H, W)")
+    check_ndim(name, w, 4, "(C_in, C_out, KH, KW) kernel", what="kernel")
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"{name}: input has {x.shape[1]} channels but the kernel expects "
+                         f"{w.shape[0]} (input {x.shape}, kernel {w.shape}, which is "
+                         f"(C_in, C_out, KH, KW))")
+    if b is not None:
+        b = check_real(name, b, "bias")
+        if b.shape != (w.shape[1],):
+            raise ValueError(f"{name}: bias must have shape ({w.shape[1]},) to match "
+                             f"{w.shape[1]} output channels, got {b.shape}")
+    return x, w, b
+
+
+def conv_transpose2d_backward_from_saved(dy, saved, w, *, needs_input_grad=True,
+                                         chunk_bytes=None):
+    """Gradients of :func:`conv_transpose2d` given what its forward pass saved.
+
+    The input gradient is the convolution of ``dy`` with ``w`` (same stride
+    and padding), and the kernel gradient is that convolution's kernel
+    gradient with the roles of input and output swapped.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (N, C_out, H_out, W_out)
+    saved : SavedInput, from :func:`conv_transpose2d_forward`
+    w : ndarray, shape (C_in, C_out, KH, KW)
+
+    Returns
+    -------
+    dx : (N, C_in, H, W), batch innermost, or None without ``needs_input_grad``
+    dw : (C_in, C_out, KH, KW)
+    db : (C_out,)
+    """
+    geo = saved.geometry
+    dyb = _checked_gradient("conv_transpose2d_backward", dy, (geo.n, geo.c, geo.h, geo.w))
+    budget = _budget(chunk_bytes)
+    dtype = np.result_type(dyb, saved.xb, w)
+    db = dyb.sum(axis=(1, 2, 3))
+    dw = _weight_grad(dyb, None, saved.xb, geo, budget, dtype)
+    dx = None
+    if needs_input_grad:
+        dx = batch_first(_forward(dyb, w, None, geo, budget, dtype)[0])
+    return dx, dw, db
+
+
+def conv_transpose2d_backward(dy, x, w, *, stride=1, padding=0, output_padding=0,
+                              needs_input_grad=True, chunk_bytes=None):
+    """Gradients of :func:`conv_transpose2d` with respect to its input, kernel and bias.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (N, C_out, H_out, W_out)
+    x : ndarray, shape (N, C_in, H, W)
+    w : ndarray, shape (C_in, C_out, KH, KW)
+    stride, padding, output_padding, chunk_bytes : as for :func:`conv_transpose2d`
+
+    Returns
+    -------
+    dx : (N, C_in, H, W), or None without ``needs_input_grad``
+    dw : (C_in, C_out, KH, KW)
+    db : (C_out,)
+    """
+    name = "conv_transpose2d_backward"
+    x, w, _ = check_conv_transpose_args(x, w, None, name=name)
+    geo = transpose_geometry(name, x.shape, w.shape, stride, padding, output_padding)
+    saved = SavedInput(geo, _batch_last(x))
+    return conv_transpose2d_backward_from_saved(dy, saved, w, needs_input_grad=needs_input_grad,
+                                                chunk_bytes=chunk_bytes)
+
+
+def im2col(x, kernel, *, stride=1, padding=0, dilation=1, name="im2col"):
     """Unroll every receptive field of ``x`` into one row of a matrix.
+
+    The textbook form, which :func:`conv2d` avoids building whole (see the
+    module docstring): ``conv2d(x, w)`` equals ``cols @ w.reshape(F, -1).T``
+    reshaped.
 
     Parameters
     ----------
     x : ndarray, shape (N, C, H, W)
     kernel : int or (int, int)
-    stride, padding : int or (int, int)
+    stride, padding, dilation : int or (int, int)
 
     Returns
     -------
@@ -48,158 +487,51 @@ def im2col(x, kernel, *, stride=1, padding=0, name="im2col"):
         patch under the kernel at output position ``(i, j)`` of image ``n``,
         channels first. The matrix is stored column by column: a column is
         one channel seen through one kernel offset, and it is copied from
-        ``x`` in runs of N contiguous numbers (see the module docstring).
+        ``x`` in runs of N contiguous numbers.
     (ho, wo) : output height and width
     """
     kh, kw = pair(kernel, f"{name}: kernel_size")
     sh, sw = pair(stride, f"{name}: stride")
+    dh, dw = pair(dilation, f"{name}: dilation")
     ho, wo, pads = window_geometry(name, x, (kh, kw), (sh, sw),
-                                   pair(padding, f"{name}: padding", minimum=0))
+                                   pair(padding, f"{name}: padding", minimum=0),
+                                   dilation=(dh, dw))
     xp = pad2d(batch_innermost(x), pads)
     n, c = x.shape[:2]
     cols_t = np.empty((c, kh, kw, ho, wo, n), dtype=x.dtype)
     for di, dj in offsets((kh, kw)):
-        cols_t[:, di, dj] = batch_last(shifted(xp, (di, dj), (sh, sw), (ho, wo)))
+        cols_t[:, di, dj] = batch_last(shifted(xp, (di * dh, dj * dw), (sh, sw), (ho, wo)))
     return cols_t.reshape(c * kh * kw, ho * wo * n).T, (ho, wo)
 
 
-def col2im(dcols, x_shape, kernel, *, stride=1, padding=0):
+def col2im(dcols, x_shape, kernel, *, stride=1, padding=0, dilation=1):
     """Adjoint of :func:`im2col`: add each row back onto the input it came from.
 
     Parameters
     ----------
     dcols : ndarray, shape (H' * W' * N, C * KH * KW)
-        Rows ordered as :func:`im2col` orders them; fastest when stored
-        column by column, as :func:`im2col` returns its matrix.
+        Rows ordered as :func:`im2col` orders them.
     x_shape : (N, C, H, W)
-    kernel, stride, padding : int or (int, int)
+    kernel, stride, padding, dilation : int or (int, int)
 
     Returns
     -------
     dx : ndarray, shape (N, C, H, W)
-        A strided view of storage laid out (C, H, W, N), batch innermost
-        (not C-contiguous; ``np.ascontiguousarray`` makes an NCHW copy).
+        A strided view of storage laid out (C, H, W, N), batch innermost.
     """
     n, c, h, w = x_shape
     kh, kw = pair(kernel, "col2im: kernel_size")
     sh, sw = pair(stride, "col2im: stride")
     ph, pw = pair(padding, "col2im: padding", minimum=0)
-    ho = output_size(h, kh, stride=sh, padding=ph)
-    wo = output_size(w, kw, stride=sw, padding=pw)
+    dh, dw = pair(dilation, "col2im: dilation")
+    ho = output_size(h, kh, stride=sh, padding=ph, dilation=dh)
+    wo = output_size(w, kw, stride=sw, padding=pw, dilation=dw)
     d = dcols.T.reshape(c, kh, kw, ho, wo, n)
     dxp = batch_first(np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=dcols.dtype))
     for di, dj in offsets((kh, kw)):
-        target = shifted(dxp, (di, dj), (sh, sw), (ho, wo))
+        target = shifted(dxp, (di * dh, dj * dw), (sh, sw), (ho, wo))
         target += batch_first(d[:, di, dj])
     return dxp[:, :, ph: ph + h, pw: pw + w]
-
-
-def conv2d(x, w, b=None, *, stride=1, padding=0):
-    """2-D convolution (cross-correlation) by im2col and one matrix multiply.
-
-    Parameters
-    ----------
-    x : ndarray, shape (N, C, H, W)
-    w : ndarray, shape (F, C, KH, KW)
-    b : ndarray, shape (F,), optional
-    stride, padding : int or (int, int)
-
-    Returns
-    -------
-    y : ndarray, shape (N, F, H', W')
-        ``H' = floor((H + 2*pad - KH) / stride) + 1``, likewise ``W'``. A
-        strided view of storage laid out (F, H', W', N), batch innermost (not
-        C-contiguous; ``np.ascontiguousarray`` makes an NCHW copy).
-    """
-    x, w, b = check_conv_args(x, w, b)
-    cols, (ho, wo) = im2col(x, w.shape[2:], stride=stride, padding=padding,
-                            name="conv2d")
-    return conv2d_from_cols(cols, w, b, (x.shape[0], ho, wo))
-
-
-def conv2d_from_cols(cols, w, b, out_size):
-    """The matrix multiply of :func:`conv2d`, given the unrolled input.
-
-    Parameters
-    ----------
-    cols : ndarray, shape (H' * W' * N, C * KH * KW), from :func:`im2col`
-    w : ndarray, shape (F, C, KH, KW)
-    b : ndarray, shape (F,), or None
-    out_size : (N, H', W')
-
-    Returns
-    -------
-    y : ndarray, shape (N, F, H', W')
-        A strided view of (F, H', W', N) storage, batch innermost.
-    """
-    n, ho, wo = out_size
-    f = w.shape[0]
-    y = w.reshape(f, -1) @ cols.T  # (F, H'*W'*N): one row per output channel
-    if b is not None:
-        y += np.asarray(b).reshape(f, 1)
-    return batch_first(y.reshape(f, ho, wo, n))
-
-
-def conv2d_backward(dy, x, w, *, stride=1, padding=0, needs_input_grad=True):
-    """Gradients of :func:`conv2d` with respect to its input, kernel and bias.
-
-    Parameters
-    ----------
-    dy : ndarray, shape (N, F, H', W')
-        Gradient of the loss with respect to the convolution's output.
-    x : ndarray, shape (N, C, H, W)
-    w : ndarray, shape (F, C, KH, KW)
-    needs_input_grad : bool, default True
-        With False, ``dx`` is not computed and None is returned in its place:
-        the first layer of a network never needs the gradient of the data.
-
-    Returns
-    -------
-    dx : (N, C, H, W), a batch-innermost strided view as from :func:`col2im`
-    dw : (F, C, KH, KW), C-contiguous
-    db : (F,)
-    """
-    x, w, _ = check_conv_args(x, w, None)
-    cols, _ = im2col(x, w.shape[2:], stride=stride, padding=padding, name="conv2d")
-    return conv2d_backward_from_cols(dy, cols, x.shape, w, stride=stride, padding=padding,
-                                     needs_input_grad=needs_input_grad)
-
-
-def conv2d_backward_from_cols(dy, cols, x_shape, w, *, stride=1, padding=0,
-                              needs_input_grad=True):
-    """:func:`conv2d_backward` given ``im2col(x)`` from the forward pass.
-
-    Parameters
-    ----------
-    dy : ndarray, shape (N, F, H', W')
-    cols : ndarray, shape (H' * W' * N, C * KH * KW), from :func:`im2col`
-    x_shape : (N, C, H, W)
-    w : ndarray, shape (F, C, KH, KW)
-
-    Returns
-    -------
-    dx, dw, db : as for :func:`conv2d_backward`
-    """
-    dy = check_real("conv2d_backward", dy, "gradient")
-    f = w.shape[0]
-    expected = (x_shape[0], f, *_out_hw(x_shape, w.shape[2:], stride, padding))
-    if dy.shape != expected:
-        raise ValueError(f"conv2d_backward: gradient has shape {dy.shape} but the output "
-                         f"had {expected}")
-    dy_mat = batch_last(dy).reshape(f, -1)  # (F, H'*W'*N), laid out like cols.T
-    db = dy_mat.sum(axis=1)
-    dw = (dy_mat @ cols).reshape(w.shape)
-    dx = None
-    if needs_input_grad:
-        dcols = (w.reshape(f, -1).T @ dy_mat).T  # stored column by column
-        dx = col2im(dcols, x_shape, w.shape[2:], stride=stride, padding=padding)
-    return dx, dw, db
-
-
-def _out_hw(x_shape, kernel, stride, padding):
-    (kh, kw), (sh, sw), (ph, pw) = kernel, pair(stride), pair(padding, minimum=0)
-    return (output_size(x_shape[2], kh, stride=sh, padding=ph),
-            output_size(x_shape[3], kw, stride=sw, padding=pw))
 
 
 def conv1d(x, kernel):

@@ -1,5 +1,7 @@
 """Thin layers over the functional ops: each holds parameters and a cache, and no maths of its own."""
 
+from fractions import Fraction
+
 import numpy as np
 
 from cnnlib.checks import check_float_dtype, check_int, check_ndim, check_rng, pair
@@ -8,7 +10,7 @@ from cnnlib.nn import activations as A
 from cnnlib.nn import conv as C
 from cnnlib.nn import pooling as P
 from cnnlib.nn.module import Module
-from cnnlib.nn.windows import output_size
+from cnnlib.nn.windows import conv_transpose_output_size, output_size
 
 
 def _check_channels(name, x, expected, what="channels", owner="layer"):
@@ -32,8 +34,12 @@ class Conv2d(Module):
     Parameters
     ----------
     in_channels, out_channels : int
-    kernel_size, stride, padding : int or (int, int)
+        Both divisible by ``groups``.
+    kernel_size, stride, padding, dilation : int or (int, int)
+    groups : int, default 1
+        ``groups == in_channels`` is a depthwise convolution.
     bias : bool, default True
+        Without a bias the layer has no ``"bias"`` key, as in PyTorch.
     rng : numpy.random.Generator
         Draws the He-uniform initial weights; biases start at zero.
     dtype : numpy float dtype, default float64
@@ -41,9 +47,9 @@ class Conv2d(Module):
     Shape
     -----
     input (N, in_channels, H, W) -> output (N, out_channels, H', W') with
-    ``H' = floor((H + 2 padding - KH) / stride) + 1``; ``params["weight"]``
-    is (out_channels, in_channels, KH, KW) and ``params["bias"]`` is
-    (out_channels,).
+    ``H' = floor((H + 2 padding - dilation (KH - 1) - 1) / stride) + 1``;
+    ``params["weight"]`` is (out_channels, in_channels // groups, KH, KW) and
+    ``params["bias"]`` is (out_channels,).
 
     Attributes
     ----------
@@ -59,41 +65,46 @@ class Conv2d(Module):
     >>> conv = cnnlib.Conv2d(3, 8, 3, padding=1, rng=np.random.default_rng(0))
     >>> conv.forward(np.zeros((2, 3, 5, 5))).shape
     (2, 8, 5, 5)
+    >>> depthwise = cnnlib.Conv2d(8, 8, 3, groups=8, rng=np.random.default_rng(0))
+    >>> depthwise.params["weight"].shape
+    (8, 1, 3, 3)
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 bias=True, *, rng, dtype=np.float64):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, *, rng, dtype=np.float64):
         super().__init__()
         self.in_channels = check_int("Conv2d: in_channels", in_channels)
         self.out_channels = check_int("Conv2d: out_channels", out_channels)
         self.kernel_size = pair(kernel_size, "Conv2d: kernel_size")
         self.stride = pair(stride, "Conv2d: stride")
         self.padding = pair(padding, "Conv2d: padding", minimum=0)
+        self.dilation = pair(dilation, "Conv2d: dilation")
+        self.groups = check_int("Conv2d: groups", groups)
+        for what, value in (("in_channels", self.in_channels),
+                            ("out_channels", self.out_channels)):
+            if value % self.groups:
+                raise ValueError(f"Conv2d: {what} {value} is not divisible by groups "
+                                 f"{self.groups}")
         self.dtype = check_float_dtype("Conv2d", dtype)
         check_rng("Conv2d", rng)
-        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
         self._params["weight"] = he_uniform(shape, rng=rng, dtype=self.dtype)
         self._grads["weight"] = np.zeros(shape, dtype=self.dtype)
         if bias:
             self._params["bias"] = np.zeros(self.out_channels, dtype=self.dtype)
             self._grads["bias"] = np.zeros(self.out_channels, dtype=self.dtype)
         self.needs_input_grad = True
-        self._cache = None
+        self._saved = None
 
     def _forward(self, x):
-        check_ndim("Conv2d", x, 4, "(N, C, H, W)")
-        _check_channels("Conv2d", x, self.in_channels, owner="kernel")
-        cols, (ho, wo) = C.im2col(x, self.kernel_size, stride=self.stride,
-                                  padding=self.padding, name="Conv2d")
-        self._cache = (x.shape, cols)
-        return C.conv2d_from_cols(cols, self._params["weight"], self._params.get("bias"),
-                                  (x.shape[0], ho, wo))
+        y, self._saved = C.conv2d_forward(
+            x, self._params["weight"], self._params.get("bias"), stride=self.stride,
+            padding=self.padding, dilation=self.dilation, groups=self.groups, name="Conv2d")
+        return y
 
     def _backward(self, dy):
-        x_shape, cols = self._cache
-        dx, dw, db = C.conv2d_backward_from_cols(
-            dy, cols, x_shape, self._params["weight"], stride=self.stride,
-            padding=self.padding, needs_input_grad=self.needs_input_grad)
+        dx, dw, db = C.conv2d_backward_from_saved(dy, self._saved, self._params["weight"],
+                                                  needs_input_grad=self.needs_input_grad)
         self._grads["weight"] = dw
         if "bias" in self._params:
             self._grads["bias"] = db
@@ -102,21 +113,131 @@ class Conv2d(Module):
     def out_shape(self, in_shape):
         _check_shape_channels("Conv2d", in_shape, 4, self.in_channels, "(N, C, H, W)")
         n, _, h, w = in_shape
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        return (n, self.out_channels, output_size(h, kh, stride=sh, padding=ph),
-                output_size(w, kw, stride=sw, padding=pw))
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (self.kernel_size, self.stride, self.padding,
+                                                  self.dilation)
+        return (n, self.out_channels, output_size(h, kh, stride=sh, padding=ph, dilation=dh),
+                output_size(w, kw, stride=sw, padding=pw, dilation=dw))
 
     def macs(self, in_shape):
         n, f, ho, wo = self.out_shape(in_shape)
-        return n * f * ho * wo * self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        per_output = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
+        return n * f * ho * wo * per_output
 
     def windows(self):
-        return [(self.kernel_size[0], self.stride[0], 1)]
+        return [(self.kernel_size[0], self.stride[0], self.dilation[0])]
 
     def extra_repr(self):
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}"
-                + ("" if "bias" in self._params else ", bias=False"))
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}")
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        return text + ("" if "bias" in self._params else ", bias=False")
+
+
+class ConvTranspose2d(Module):
+    """Transposed convolution, to upsample; the maths is :func:`cnnlib.functional.conv_transpose2d`.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size, stride, padding : int or (int, int)
+    output_padding : int or (int, int), default 0
+        Extra rows and columns at the bottom and right, smaller than the
+        stride, which pick one of the sizes that convolve back down to H.
+    bias : bool, default True
+    rng : numpy.random.Generator
+        Draws the He-uniform initial weights, with fan-in
+        ``in_channels * KH * KW / (stride_h * stride_w)``, the number of
+        terms an output pixel sums on average; biases start at zero.
+    dtype : numpy float dtype, default float64
+
+    Shape
+    -----
+    input (N, in_channels, H, W) -> output (N, out_channels, H_out, W_out) with
+    ``H_out = (H - 1) stride - 2 padding + KH + output_padding``;
+    ``params["weight"]`` is (in_channels, out_channels, KH, KW), as in PyTorch,
+    and ``params["bias"]`` is (out_channels,).
+
+    Attributes
+    ----------
+    needs_input_grad : bool, default True
+        As for :class:`Conv2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> up = cnnlib.ConvTranspose2d(8, 4, 4, stride=2, padding=1, rng=np.random.default_rng(0))
+    >>> up.forward(np.zeros((2, 8, 5, 5))).shape
+    (2, 4, 10, 10)
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, bias=True, *, rng, dtype=np.float64):
+        super().__init__()
+        self.in_channels = check_int("ConvTranspose2d: in_channels", in_channels)
+        self.out_channels = check_int("ConvTranspose2d: out_channels", out_channels)
+        self.kernel_size = pair(kernel_size, "ConvTranspose2d: kernel_size")
+        self.stride = pair(stride, "ConvTranspose2d: stride")
+        self.padding = pair(padding, "ConvTranspose2d: padding", minimum=0)
+        self.output_padding = pair(output_padding, "ConvTranspose2d: output_padding", minimum=0)
+        if any(op >= s for op, s in zip(self.output_padding, self.stride)):
+            raise ValueError(f"ConvTranspose2d: output_padding must be smaller than the "
+                             f"stride, got output_padding {self.output_padding} with "
+                             f"stride {self.stride}")
+        self.dtype = check_float_dtype("ConvTranspose2d", dtype)
+        check_rng("ConvTranspose2d", rng)
+        kh, kw = self.kernel_size
+        shape = (self.in_channels, self.out_channels, kh, kw)
+        fan_in = max(1.0, self.in_channels * kh * kw / (self.stride[0] * self.stride[1]))
+        self._params["weight"] = he_uniform(shape, rng=rng, fan_in=fan_in, dtype=self.dtype)
+        self._grads["weight"] = np.zeros(shape, dtype=self.dtype)
+        if bias:
+            self._params["bias"] = np.zeros(self.out_channels, dtype=self.dtype)
+            self._grads["bias"] = np.zeros(self.out_channels, dtype=self.dtype)
+        self.needs_input_grad = True
+        self._saved = None
+
+    def _forward(self, x):
+        y, self._saved = C.conv_transpose2d_forward(
+            x, self._params["weight"], self._params.get("bias"), stride=self.stride,
+            padding=self.padding, output_padding=self.output_padding, name="ConvTranspose2d")
+        return y
+
+    def _backward(self, dy):
+        dx, dw, db = C.conv_transpose2d_backward_from_saved(
+            dy, self._saved, self._params["weight"], needs_input_grad=self.needs_input_grad)
+        self._grads["weight"] = dw
+        if "bias" in self._params:
+            self._grads["bias"] = db
+        return dx
+
+    def out_shape(self, in_shape):
+        _check_shape_channels("ConvTranspose2d", in_shape, 4, self.in_channels, "(N, C, H, W)")
+        n, _, h, w = in_shape
+        sizes = [conv_transpose_output_size(size, k, stride=s, padding=p, output_padding=op)
+                 for size, k, s, p, op in zip((h, w), self.kernel_size, self.stride,
+                                              self.padding, self.output_padding)]
+        return (n, self.out_channels, *sizes)
+
+    def macs(self, in_shape):
+        """Every input pixel meets every weight once: N H W C_in C_out KH KW."""
+        self.out_shape(in_shape)
+        n, _, h, w = in_shape
+        return n * h * w * self._params["weight"].size
+
+    def windows(self):
+        # Upsampling by the stride (a window of 1 with stride 1/s), then a
+        # stride-1 window of the kernel's size on the finer grid.
+        return [(1, Fraction(1, self.stride[0]), 1), (self.kernel_size[0], 1, 1)]
+
+    def extra_repr(self):
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}")
+        if self.output_padding != (0, 0):
+            text += f", output_padding={self.output_padding}"
+        return text + ("" if "bias" in self._params else ", bias=False")
 
 
 class Linear(Module):
@@ -284,6 +405,63 @@ class AvgPool2d(_Pool):
 
     def _backward(self, dy):
         return P.avg_pool2d_backward_from_shape(dy, self._cache, self.kernel_size, self.stride)
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed size; the maths is :func:`cnnlib.functional.adaptive_avg_pool2d`.
+
+    Window i along an axis of length n covers cells ``floor(i n / out)`` up to
+    ``ceil((i + 1) n / out)``, PyTorch's rule, so any input size works.
+
+    Parameters
+    ----------
+    output_size : int or (int, int)
+        1 is global average pooling, the head of ResNet.
+
+    Shape
+    -----
+    (N, C, H, W) -> (N, C, out_h, out_w); no parameters.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> cnnlib.AdaptiveAvgPool2d(1).forward(np.arange(8.0).reshape(1, 2, 2, 2))[:, :, 0, 0]
+    array([[1.5, 5.5]])
+    """
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = pair(output_size, "AdaptiveAvgPool2d: output_size")
+        self._x_shape = None
+
+    def _forward(self, x):
+        y = P.adaptive_avg_pool2d(x, self.output_size)
+        self._x_shape = x.shape
+        return y
+
+    def _backward(self, dy):
+        return P.adaptive_avg_pool2d_backward(dy, self._x_shape, self.output_size)
+
+    def out_shape(self, in_shape):
+        P.check_adaptive_shape("AdaptiveAvgPool2d", in_shape)
+        return (*in_shape[:2], *self.output_size)
+
+    def windows(self):
+        raise ValueError("AdaptiveAvgPool2d: its window depends on the input size; call "
+                         "receptive_field(model, input_shape=...) or use window_for(n)")
+
+    def window_for(self, n, axis=0):
+        """(kernel, stride) along ``axis`` for an input of length ``n``.
+
+        The longest window and the mean step ``n / out`` (a Fraction): exact
+        when ``out`` divides ``n``, an upper bound on the reach otherwise.
+        """
+        out = self.output_size[axis]
+        starts, ends = P.adaptive_windows(n, out)
+        return int((ends - starts).max()), Fraction(n, out)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
 
 
 class ReLU(Module):

@@ -202,6 +202,10 @@ class Sequential(Module):
         layers = list(self._children.values())
         if isinstance(i, slice):
             return Sequential(*layers[i])
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"Sequential: index must be an int or a slice, got {i!r}")
+        if not -len(layers) <= i < len(layers):
+            raise IndexError(f"Sequential: index {i} is out of range for {len(layers)} layers")
         return layers[i]
 
     def __len__(self):

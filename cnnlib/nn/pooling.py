@@ -1,14 +1,16 @@
-"""Max and average pooling, forward and backward, without a loop over windows.
+"""Max, average and adaptive average pooling, forward and backward, without a loop over windows.
 
 Pooling loops over the KH*KW offsets of the window, never over windows:
 each offset is one strided view of the input, holding that element of every
-window at once.
+window at once. Adaptive pooling, whose windows differ in size, is a matrix
+product along each axis instead.
 """
 
 import numpy as np
 
 from cnnlib.checks import check_ndim, check_real, pair
-from cnnlib.nn.windows import offsets, pad2d, shifted, window_geometry
+from cnnlib.nn.windows import (batch_first, batch_last, offsets, pad2d, shifted,
+                               window_geometry)
 
 
 def _geometry(name, size, stride):
@@ -99,6 +101,7 @@ def max_pool2d_backward(dy, x, size=2, stride=None, *, ceil_mode=False):
     dx : ndarray, shape (N, C, H, W)
     """
     x = check_real("max_pool2d_backward", x)
+    check_ndim("max_pool2d_backward", x, 4, "(N, C, H, W)")
     _, winner = max_pool2d_with_indices(x, size, stride, ceil_mode=ceil_mode)
     return max_pool2d_backward_from_indices(dy, x.shape, winner, size, stride,
                                             ceil_mode=ceil_mode)
@@ -126,6 +129,9 @@ def max_pool2d_backward_from_indices(dy, x_shape, winner, size=2, stride=None, *
     n, c, h, w = x_shape
     ho, wo, pads = window_geometry("max_pool2d", np.empty((0, 0, h, w)), k, s, (0, 0),
                                    ceil_mode)
+    if dy.shape != (n, c, ho, wo):
+        raise ValueError(f"max_pool2d_backward: gradient has shape {dy.shape} but the output "
+                         f"had {(n, c, ho, wo)}")
     dxp = np.zeros_like(dy, shape=(n, c, h + pads[1], w + pads[3]))
     overlapping = s[0] < k[0] or s[1] < k[1]
     for index, offset in enumerate(offsets(k)):
@@ -169,16 +175,125 @@ def avg_pool2d_backward(dy, x, size=2, stride=None):
     -------
     dx : ndarray, shape (N, C, H, W)
     """
-    return avg_pool2d_backward_from_shape(dy, np.shape(x), size, stride)
+    x = check_real("avg_pool2d_backward", x)
+    check_ndim("avg_pool2d_backward", x, 4, "(N, C, H, W)")
+    return avg_pool2d_backward_from_shape(dy, x.shape, size, stride)
 
 
 def avg_pool2d_backward_from_shape(dy, x_shape, size=2, stride=None):
     """:func:`avg_pool2d_backward` given only the input's shape (N, C, H, W)."""
     dy = check_real("avg_pool2d_backward", dy, "gradient")
     k, s = _geometry("avg_pool2d", size, stride)
+    n, c, h, w = x_shape
+    ho, wo, _ = window_geometry("avg_pool2d", np.empty((0, 0, h, w)), k, s, (0, 0))
+    if dy.shape != (n, c, ho, wo):
+        raise ValueError(f"avg_pool2d_backward: gradient has shape {dy.shape} but the output "
+                         f"had {(n, c, ho, wo)}")
     share = dy / (k[0] * k[1])
     dx = np.zeros(x_shape, dtype=share.dtype)
     for offset in offsets(k):
         target = shifted(dx, offset, s, dy.shape[2:])
         target += share
     return dx
+
+
+def adaptive_windows(n, out):
+    """Start and end of each window of adaptive pooling along one axis, PyTorch's rule.
+
+    Window i covers ``floor(i n / out) <= r < ceil((i + 1) n / out)``: the
+    windows tile the axis, overlap by at most one cell when ``out`` does not
+    divide ``n``, and are all ``n / out`` long when it does.
+
+    Parameters
+    ----------
+    n : int
+        Input length.
+    out : int
+        Output length; may exceed ``n`` (windows then repeat cells).
+
+    Returns
+    -------
+    starts, ends : ndarray of int, shape (out,)
+    """
+    i = np.arange(out)
+    return (i * n) // out, -((-(i + 1) * n) // out)
+
+
+def _averaging_matrix(n, out, dtype):
+    """(out, n) matrix whose row i averages window i of :func:`adaptive_windows`."""
+    starts, ends = adaptive_windows(n, out)
+    cells = np.arange(n)
+    inside = (cells >= starts[:, None]) & (cells < ends[:, None])
+    return inside / (ends - starts)[:, None].astype(dtype)
+
+
+def check_adaptive_shape(name, x_shape):
+    """Raise ValueError unless ``x_shape`` is (N, C, H, W) with H and W at least 1."""
+    if len(x_shape) != 4:
+        raise ValueError(f"{name}: expected a 4-D input (N, C, H, W), got shape "
+                         f"{tuple(x_shape)}")
+    if x_shape[2] < 1 or x_shape[3] < 1:
+        raise ValueError(f"{name}: input has an empty spatial size {x_shape[2]}x{x_shape[3]}")
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average pooling to a fixed output size, whatever the input size.
+
+    Output cell (i, j) averages the window of rows and columns given by
+    :func:`adaptive_windows`; ``output_size=1`` is global average pooling.
+    As a matrix product along each axis: ``y = A_h x A_w^T`` with the
+    averaging matrices ``A``, so the gradient is ``A_h^T dy A_w``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    output_size : int or (int, int)
+
+    Returns
+    -------
+    y : ndarray, shape (N, C, out_h, out_w)
+        Integer input gives float64; stored batch innermost.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnnlib import functional as F
+    >>> F.adaptive_avg_pool2d(np.arange(5.0).reshape(1, 1, 1, 5), (1, 3))[0, 0]
+    array([[0.5, 2. , 3.5]])
+    """
+    x = check_real("adaptive_avg_pool2d", x)
+    check_adaptive_shape("adaptive_avg_pool2d", x.shape)
+    oh, ow = pair(output_size, "adaptive_avg_pool2d: output_size")
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    a_h = _averaging_matrix(x.shape[2], oh, dtype)
+    a_w = _averaging_matrix(x.shape[3], ow, dtype)
+    xt = batch_last(x)  # (C, H, W, N)
+    y = np.einsum("ih,chwn,jw->cijn", a_h, xt, a_w, optimize=True)
+    return batch_first(y.astype(dtype, copy=False))
+
+
+def adaptive_avg_pool2d_backward(dy, x_shape, output_size):
+    """Gradient of :func:`adaptive_avg_pool2d`: ``A_h^T dy A_w`` per image and channel.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (N, C, out_h, out_w)
+    x_shape : (N, C, H, W)
+    output_size : int or (int, int)
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W), stored batch innermost
+    """
+    dy = check_real("adaptive_avg_pool2d_backward", dy, "gradient")
+    check_adaptive_shape("adaptive_avg_pool2d_backward", x_shape)
+    oh, ow = pair(output_size, "adaptive_avg_pool2d_backward: output_size")
+    expected = (*x_shape[:2], oh, ow)
+    if dy.shape != expected:
+        raise ValueError(f"adaptive_avg_pool2d_backward: gradient has shape {dy.shape} but "
+                         f"the output had {expected}")
+    dtype = dy.dtype if dy.dtype.kind == "f" else np.dtype(np.float64)
+    a_h = _averaging_matrix(x_shape[2], oh, dtype)
+    a_w = _averaging_matrix(x_shape[3], ow, dtype)
+    dx = np.einsum("ih,cijn,jw->chwn", a_h, batch_last(dy), a_w, optimize=True)
+    return batch_first(dx.astype(dtype, copy=False))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnlib.checks import check_number
+from cnnlib.checks import check_number, check_real
 
 
 def numerical_gradient(f, x, eps=1e-6):
@@ -45,7 +45,13 @@ def numerical_gradient(f, x, eps=1e-6):
 
 def rel_error(a, b):
     """max |a - b| / max(|a| + |b|, tiny): near 1e-8 or less means they agree."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a = check_real("rel_error", a).astype(np.float64)
+    b = check_real("rel_error", b).astype(np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"rel_error: the arrays have shapes {a.shape} and {b.shape}; compare "
+                         f"arrays of one shape")
+    if a.size == 0:
+        return 0.0
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a) + np.abs(b)), 1e-300))
 
 

@@ -1,10 +1,12 @@
 """Dimension tracking: output shapes, parameter counts, MACs, memory, receptive field."""
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
-from cnnlib.nn.module import Sequential
+from cnnlib.checks import check_shape
+from cnnlib.nn.module import Module, Sequential
 
 
 @dataclass
@@ -95,7 +97,9 @@ def summary(model, input_shape, *, print_table=True, dtype=None):
         ``rows`` of LayerRow(name, layer, out_shape, params, params_no_bias,
         macs, act_bytes), and totals.
     """
-    shape = tuple(input_shape)
+    if not isinstance(model, Module):
+        raise TypeError(f"summary: model must be a cnnlib Module, got {type(model).__name__}")
+    shape = check_shape("summary: input_shape", input_shape)
     if len(shape) in (1, 3):
         shape = (1,) + shape
     if dtype is None:
@@ -121,22 +125,59 @@ def summary(model, input_shape, *, print_table=True, dtype=None):
     return result
 
 
-def receptive_field(model):
-    """Receptive-field size and jump after each layer, along one axis.
+def receptive_field(model, input_shape=None):
+    """Receptive-field size and jump after each layer, along one axis (the height).
 
     A window of size k, stride s and dilation d spans ``d (k - 1) + 1``
     positions of the previous layer, which lie j input pixels apart, so it
-    turns (size r, jump j) into (r + d (k - 1) j, j s).
+    turns (size r, jump j) into (r + d (k - 1) j, j s). A transposed
+    convolution first refines the grid (jump j / s, a Fraction) and then
+    slides its kernel with stride 1 on it. Adaptive average pooling's window
+    depends on its input size, so a model with one needs ``input_shape``;
+    its longest window and mean step are used.
+
+    Parameters
+    ----------
+    model : Module (usually a Sequential)
+    input_shape : tuple, optional
+        (C, H, W) or (N, C, H, W); needed only for adaptive pooling.
 
     Returns
     -------
     list of (name, layer_type, size, jump), starting with ("input", "", 1, 1)
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> rng = np.random.default_rng(0)
+    >>> net = cnnlib.Sequential(cnnlib.Conv2d(1, 1, 3, rng=rng),
+    ...                         cnnlib.Conv2d(1, 1, 3, dilation=2, rng=rng))
+    >>> [row[2] for row in receptive_field(net)]
+    [1, 3, 7]
     """
+    if not isinstance(model, Module):
+        raise TypeError(f"receptive_field: model must be a cnnlib Module, got "
+                        f"{type(model).__name__}")
     rows = [("input", "", 1, 1)]
+    shape = None if input_shape is None else _with_batch(input_shape)
     for name, layer in _layers(model):
-        size, jump = grow_receptive_field(layer.windows(), rows[-1][2:])[-1]
+        if shape is not None and hasattr(layer, "window_for"):
+            windows = [(*layer.window_for(shape[2]), 1)]
+        else:
+            try:
+                windows = layer.windows()
+            except ValueError as e:
+                raise ValueError(f"receptive_field: layer {name}: {e}") from None
+        size, jump = grow_receptive_field(windows, rows[-1][2:])[-1]
         rows.append((name, type(layer).__name__, size, jump))
+        if shape is not None:
+            shape = layer.out_shape(shape)
     return rows
+
+
+def _with_batch(shape):
+    shape = tuple(shape)
+    return (1,) + shape if len(shape) in (1, 3) else shape
 
 
 def grow_receptive_field(windows, start=(1, 1)):
@@ -155,10 +196,15 @@ def grow_receptive_field(windows, start=(1, 1)):
     size, jump = start
     out = [(size, jump)]
     for k, s, d in windows:
-        size += d * (k - 1) * jump
-        jump *= s
+        size = _exact(size + d * (k - 1) * jump)
+        jump = _exact(jump * s)
         out.append((size, jump))
     return out
+
+
+def _exact(value):
+    """A whole Fraction as an int; anything else unchanged."""
+    return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
 
 
 def receptive_field_units(windows):

@@ -1,12 +1,13 @@
-"""A 3x3 kernel on a 2-D image: preset kernels, step-by-step figure, explorer and static grid."""
+"""A 3x3 kernel on a 2-D image: presets, the step-by-step figure, the explorer (live and static)."""
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
 from matplotlib.patches import Rectangle
 
 from cnnlib import functional as F
+from cnnlib.book.viewer import (Control, Frame, StaticViewer, figure_data_uri, figure_png,
+                                 live_and_static)
 from cnnlib.book.viz import heatmap
 
 KERNELS_2D = {
@@ -18,6 +19,9 @@ KERNELS_2D = {
     "horizontal edge": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=float),
 }
 """Classic 3x3 image kernels by name (the two directed edge kernels are Sobel's)."""
+
+CENTRE_STEPS = (-1.0, 0.0, 1.0)
+"""What the static explorer can add to a preset's centre weight."""
 
 
 def apply_kernel(image, kernel):
@@ -84,53 +88,16 @@ def display_limits(out, kernel, image):
     return -top if top > 0 else -1.0, top if top > 0 else 1.0
 
 
-def kernel_grid(image, kernels, *, ncols=None, size=2.2, cmap="gray", dpi=None):
-    """A static kernel explorer: each kernel drawn above what it does to ``image``.
-
-    Parameters
-    ----------
-    image : array_like, shape (H, W)
-    kernels : dict of name -> array_like, shape (KH, KW)
-    ncols : int, optional
-        Kernels per row; all in one row when not given.
-    size : float
-        Width of one column in inches.
-    cmap : str
-        Colour map for the outputs, each scaled by :func:`display_limits`.
-    dpi : float, optional
-        Resolution of the figure; matplotlib's default when not given.
-
-    Returns
-    -------
-    matplotlib Figure
-        Two rows of panels (kernel, then output) per row of kernels.
-    """
-    n = len(kernels)
-    ncols = n if ncols is None else ncols
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(2 * nrows, ncols, figsize=(size * ncols, (2 * size + 0.4) * nrows),
-                             squeeze=False, dpi=dpi,
-                             gridspec_kw={"height_ratios": [0.8, 1.2] * nrows})
-    for ax in axes.flat:
-        ax.axis("off")
-    for index, (name, kernel) in enumerate(kernels.items()):
-        row, col = 2 * (index // ncols), index % ncols
-        kernel = np.asarray(kernel, dtype=float)
-        top = 1.6 * np.abs(kernel).max()
-        axes[row, col].axis("on")
-        heatmap(axes[row, col], kernel, fmt="{:.2g}", cmap="RdBu", title=name, vmin=-top,
-                vmax=top)
-        out = apply_kernel(image, kernel)
-        vmin, vmax = display_limits(out, kernel, image)
-        axes[row + 1, col].imshow(out, cmap=cmap, vmin=vmin, vmax=vmax)
-    fig.tight_layout()
-    return fig
+def _signed(v):
+    return f"{v:+g}"
 
 
 class KernelExplorer:
     """Choose a preset 3x3 kernel or type its nine weights; see the filtered image.
 
-    Display the instance (or its ``box``) in a notebook.
+    In a notebook it is a live ipywidget (a preset menu and nine boxes); on a
+    web page, a :class:`~cnnlib.book.viewer.StaticViewer` over every preset
+    with :data:`CENTRE_STEPS` added to its centre weight.
 
     Parameters
     ----------
@@ -152,14 +119,15 @@ class KernelExplorer:
         self.cells = [widgets.FloatText(layout=widgets.Layout(width="66px")) for _ in range(9)]
         grid = widgets.GridBox(self.cells, layout=widgets.Layout(
             grid_template_columns="repeat(3, 70px)", width="230px"))
-        self.out = widgets.Output()
+        self.picture = widgets.Image(format="png")
         self._filling = False
         self.preset.observe(self._load_preset, names="value")
         for cell in self.cells:
             cell.observe(self.redraw, names="value")
         controls = widgets.VBox([self.preset, widgets.Label("weights"), grid],
                                 layout=widgets.Layout(min_width="240px", overflow="hidden"))
-        self.box = widgets.HBox([controls, self.out])
+        self.box = widgets.HBox([controls, self.picture],
+                                layout=widgets.Layout(flex_flow="row wrap"))
         self._load_preset()
 
     @property
@@ -179,28 +147,60 @@ class KernelExplorer:
         self._filling = False
         self.redraw()
 
+    def figure(self, kernel, title="kernel"):
+        """The explorer's picture: the kernel's weights, and the filtered image at twice its size.
+
+        The output is drawn pixel for pixel (each pixel as a 2x2 block), not
+        resampled, so what the reader sees is exactly what the kernel gave.
+        """
+        kernel = np.asarray(kernel, dtype=float)
+        out = apply_kernel(self.image, kernel)
+        big = np.kron(out, np.ones((2, 2)))
+        dpi, margin, gap, side = 100, 0.08, 0.25, 1.5           # inches
+        width = 2 * margin + side + gap + big.shape[1] / dpi
+        height = max(side + 0.4, big.shape[0] / dpi + 0.35)
+        fig = plt.figure(figsize=(width, height), dpi=dpi)
+        ax = fig.add_axes([margin / width, (height - side - 0.3) / 2 / height, side / width,
+                           side / height])
+        top = 1.6 * max(np.abs(kernel).max(), 1e-9)
+        heatmap(ax, kernel, fmt="{:.3g}", cmap="RdBu", vmin=-top, vmax=top, title=title,
+                fontsize=10)
+        vmin, vmax = display_limits(out, kernel, self.image)
+        left = int(round((margin + side + gap) * dpi))
+        fig.figimage(big, xo=left, yo=int(0.05 * dpi), cmap="gray", vmin=vmin, vmax=vmax,
+                     origin="upper")
+        fig.text((left + big.shape[1] / 2) / (width * dpi), 1 - 0.2 / height,
+                 f"output {out.shape[0]}×{out.shape[1]}", ha="center", va="center", fontsize=10)
+        return fig
+
     def redraw(self, change=None):
-        """Draw the image, the kernel and the result (skipped while a preset loads)."""
+        """Draw the kernel and the result (skipped while a preset loads)."""
         if self._filling:
             return
-        out = self.result
-        with self.out:
-            self.out.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 3, figsize=(8, 3), dpi=80,
-                                     gridspec_kw={"width_ratios": [1, 0.6, 1]})
-            axes[0].imshow(self.image, cmap="gray")
-            axes[0].set_title("input", fontsize=10)
-            axes[0].axis("off")
-            k = self.kernel
-            top = 1.6 * max(np.abs(k).max(), 1e-9)
-            heatmap(axes[1], k, fmt="{:.3g}", cmap="RdBu", vmin=-top, vmax=top, title="kernel")
-            vmin, vmax = display_limits(out, k, self.image)
-            axes[2].imshow(out, cmap="gray", vmin=vmin, vmax=vmax)
-            axes[2].set_title(f"output {out.shape[0]}x{out.shape[1]}", fontsize=10)
-            axes[2].axis("off")
-            fig.tight_layout()
-            display(fig)
-            plt.close(fig)
+        self.picture.value = figure_png(self.figure(self.kernel), colors=32)
+
+    def _frame(self, setting):
+        name, step = setting["preset"], setting["centre"]
+        kernel = self.kernels[name].copy()
+        kernel[1, 1] += step
+        out = apply_kernel(self.image, kernel)
+        total = float(kernel.sum())
+        title = name if step == 0 else f"{name}, centre {_signed(step)}"
+        caption = (f"{title}: the weights sum to {total:.3g}; output {out.shape[0]} × "
+                   f"{out.shape[1]}, values from {out.min():.2f} to {out.max():.2f}")
+        return Frame(figure_data_uri(self.figure(kernel, title=title), colors=32),
+                     caption=caption, alt=f"The {title} kernel's weights and the filtered image.",
+                     values={"kernel": kernel.tolist(), "sum": total, "shape": list(out.shape),
+                             "min": float(out.min()), "max": float(out.max())})
+
+    def static(self):
+        """The web page's form: every preset, with a step added to its centre weight."""
+        controls = [Control("preset", tuple(self.kernels), kind="buttons"),
+                    Control("centre", CENTRE_STEPS, label="centre weight",
+                            labels=[_signed(s) for s in CENTRE_STEPS], initial=0.0)]
+        inputs = {"image_shape": list(self.image.shape),
+                  "kernels": {n: k.tolist() for n, k in self.kernels.items()}}
+        return StaticViewer(controls, self._frame, inputs=inputs)
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.box._repr_mimebundle_(**kwargs)
+        return live_and_static(self.box, self.static().html())

@@ -1,28 +1,33 @@
-"""Pictures of where sliding windows land: kernel positions, their explorer, receptive fields."""
+"""Where sliding windows land: their positions, an explorer (live and static), receptive fields."""
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
 from matplotlib.patches import Rectangle
 
+from cnnlib.book.viewer import (Control, Frame, StaticViewer, figure_data_uri, figure_png,
+                                 live_and_static)
 from cnnlib.nn.windows import coverage, window_starts
 from cnnlib.tools.shapes import grow_receptive_field, receptive_field_units
 
 _PAD_COLOR = "#d9d9d9"
 _UNSEEN_COLOR = "#f4b6b6"
 
+STATIC_GRID = {"n": (5, 6, 7), "kernel": (2, 3), "stride": (1, 2, 3), "padding": (0, 1)}
+"""The settings the static explorer precomputes (with ceil mode off and on)."""
 
-def draw_positions(ax, n, kernel, *, stride=1, padding=0, ceil_mode=False, title=True):
+
+def draw_positions(ax, n, kernel, *, stride=1, padding=0, ceil_mode=False, title=True,
+                   fontsize=9):
     """Draw a square input, its padding and every position of a square kernel.
 
     Input cells are shaded by how many windows cover them (the count is in
-    the cell's corner); cells
-    that no window covers are red; padding cells are grey with a 0. Each
-    window is outlined in its own colour, nested slightly so that overlapping
-    windows stay visible, with a dot at its centre (one dot per output pixel).
-    A partial window of ``ceil_mode`` runs past the padded input; the missing
-    cells are drawn dashed.
+    the cell's corner, on a white label that window outlines do not hide);
+    cells that no window covers are red; padding cells are grey. Each window
+    is outlined in its own colour, nested slightly so that overlapping
+    windows stay visible, with a dot at its centre (one dot per output
+    pixel). A partial window of ``ceil_mode`` runs past the padded input; the
+    missing cells are drawn dotted.
 
     Parameters
     ----------
@@ -31,6 +36,8 @@ def draw_positions(ax, n, kernel, *, stride=1, padding=0, ceil_mode=False, title
     ceil_mode : bool
     title : bool
         Put the setting and the output size in the title.
+    fontsize : float
+        Size of the counts (the title is one point larger).
 
     Returns
     -------
@@ -46,32 +53,32 @@ def draw_positions(ax, n, kernel, *, stride=1, padding=0, ceil_mode=False, title
     cmap = plt.get_cmap("Blues")
     for r in range(size):
         for c in range(size):
-            inside = padding <= r < padding + n and padding <= c < padding + n
             if r >= padded or c >= padded:
                 ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ls=":",
-                                       ec="0.6", lw=0.8))
+                                       ec="0.5", lw=0.8))
                 continue
-            if not inside:
+            if not (padding <= r < padding + n and padding <= c < padding + n):
                 ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fc=_PAD_COLOR, ec="white",
                                        lw=1))
                 continue
             v = cover2d[r, c]
             color = _UNSEEN_COLOR if v == 0 else cmap(0.1 + 0.4 * v / top)
             ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fc=color, ec="white", lw=1))
-            ax.text(c - 0.42, r - 0.42, str(v), ha="left", va="top", fontsize=7)
+            ax.text(c - 0.42, r - 0.42, str(v), ha="left", va="top", fontsize=fontsize,
+                    zorder=4, bbox={"boxstyle": "round,pad=0.12", "fc": "white", "ec": "none",
+                                    "alpha": 0.85})
     ax.add_patch(Rectangle((padding - 0.5, padding - 0.5), n, n, fill=False, ec="black",
                            lw=1.5))
     colors = plt.get_cmap("tab10")
     inset_steps = min(len(starts), 3)
     lw = 1.4 if len(starts) <= 3 else 0.9
+    mid = (kernel - 1) / 2
     for i, r0 in enumerate(starts):
         for j, c0 in enumerate(starts):
-            idx = i * len(starts) + j
             inset = 0.1 + 0.1 * ((i + j) % inset_steps)
-            color = colors(idx % 10)
+            color = colors((i * len(starts) + j) % 10)
             ax.add_patch(Rectangle((c0 - 0.5 + inset, r0 - 0.5 + inset), kernel - 2 * inset,
                                    kernel - 2 * inset, fill=False, ec=color, lw=lw))
-            mid = (kernel - 1) / 2
             ax.plot(c0 + mid, r0 + mid, "o", color=color, ms=4)
     ax.set_xlim(-0.6, size - 0.4)
     ax.set_ylim(size - 0.4, -0.6)
@@ -83,50 +90,111 @@ def draw_positions(ax, n, kernel, *, stride=1, padding=0, ceil_mode=False, title
     if title:
         mode = ", ceil" if ceil_mode else ""
         m = len(starts)
-        ax.set_title(f"n={n}, k={kernel}, s={stride}, p={padding}{mode}\n"
-                     f"output {m}x{m}", fontsize=9)
+        ax.set_title(f"n={n}, k={kernel}, s={stride}, p={padding}{mode}\noutput {m}×{m}",
+                     fontsize=fontsize + 1)
     return starts
 
 
-def positions_explorer(n=5, kernel=3, stride=1, padding=0):
-    """Sliders for input size, kernel, stride and padding over :func:`draw_positions`.
+def describe_positions(n, kernel, stride, padding, ceil_mode):
+    """The explorer's caption and the numbers it states, for one setting.
 
     Returns
     -------
-    ipywidgets.VBox
-        Display it in a notebook; the figure redraws when a slider moves.
+    (str, dict)
+        The text, and ``{"output": n_out, "starts": [...], "unread": cells}``
+        where ``unread`` counts the input cells (in 2-D) that no window reads.
     """
-    style = {"description_width": "initial"}
-    sliders = {
-        "n": widgets.IntSlider(n, min=2, max=10, description="input size n", style=style),
-        "kernel": widgets.IntSlider(kernel, min=1, max=6, description="kernel k", style=style),
-        "stride": widgets.IntSlider(stride, min=1, max=4, description="stride s", style=style),
-        "padding": widgets.IntSlider(padding, min=0, max=3, description="padding p",
-                                     style=style),
-    }
-    ceil = widgets.Checkbox(False, description="ceil mode")
-    out = widgets.Output()
+    starts = window_starts(n, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    counts = coverage(n, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    inside = counts[padding: padding + n]
+    unread = n * n - int(np.count_nonzero(inside)) ** 2
+    m = len(starts)
+    mode = " in ceil mode" if ceil_mode else ""
+    text = (f"n = {n}, k = {kernel}, s = {stride}, p = {padding}{mode}: output {m} × {m}. "
+            f"Windows start at {', '.join(map(str, starts))} (counting the padding); "
+            f"input cells never read: {unread}.")
+    return text, {"output": m, "starts": starts.tolist(), "unread": unread}
 
-    def redraw(change=None):
-        args = {name: s.value for name, s in sliders.items()}
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(4, 4), dpi=80)
-            try:
-                draw_positions(ax, args.pop("n"), args.pop("kernel"), **args,
-                               ceil_mode=ceil.value)
-            except ValueError as err:
-                ax.axis("off")
-                ax.text(0.5, 0.5, str(err).split(": ", 1)[1], ha="center", va="center",
-                        wrap=True, fontsize=10)
-            display(fig)
-            plt.close(fig)
 
-    for s in [*sliders.values(), ceil]:
-        s.observe(redraw, names="value")
-    redraw()
-    controls = widgets.VBox([*sliders.values(), ceil])
-    return widgets.HBox([controls, out])
+class PositionsExplorer:
+    """Sliders for input size, kernel, stride, padding and ceil mode over :func:`draw_positions`.
+
+    In a notebook it is a live ipywidget; on a web page, a
+    :class:`~cnnlib.book.viewer.StaticViewer` over :data:`STATIC_GRID` with
+    ceil mode off and on.
+
+    Parameters
+    ----------
+    n, kernel, stride, padding : int
+        The setting shown first.
+    """
+
+    def __init__(self, n=5, kernel=3, stride=1, padding=0):
+        style = {"description_width": "initial"}
+        self.sliders = {
+            "n": widgets.IntSlider(n, min=2, max=10, description="input size n", style=style),
+            "kernel": widgets.IntSlider(kernel, min=1, max=6, description="kernel k",
+                                        style=style),
+            "stride": widgets.IntSlider(stride, min=1, max=4, description="stride s",
+                                        style=style),
+            "padding": widgets.IntSlider(padding, min=0, max=3, description="padding p",
+                                         style=style),
+        }
+        self.initial = {"n": n, "kernel": kernel, "stride": stride, "padding": padding}
+        self.ceil = widgets.Checkbox(False, description="ceil mode")
+        self.label = widgets.HTML()
+        self.picture = widgets.Image(format="png")
+        for control in [*self.sliders.values(), self.ceil]:
+            control.observe(self.redraw, names="value")
+        controls = widgets.VBox([*self.sliders.values(), self.ceil])
+        self.box = widgets.VBox([widgets.HBox([controls, self.picture],
+                                              layout=widgets.Layout(flex_flow="row wrap")),
+                                 self.label])
+        self.redraw()
+
+    @staticmethod
+    def figure(n, kernel, stride, padding, ceil_mode):
+        """The explorer's picture for one setting, or the reason it is impossible."""
+        fig = plt.figure(figsize=(3.4, 3.4), dpi=100)
+        ax = fig.add_axes([0.01, 0.01, 0.98, 0.98])
+        try:
+            draw_positions(ax, n, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
+                           title=False, fontsize=10)
+        except ValueError as err:
+            ax.axis("off")
+            ax.text(0.5, 0.5, str(err).split(": ", 1)[1], ha="center", va="center", wrap=True,
+                    fontsize=11)
+        return fig
+
+    def redraw(self, change=None):
+        """Redraw the figure and the caption for the sliders' setting."""
+        setting = {name: s.value for name, s in self.sliders.items()}
+        try:
+            text, _ = describe_positions(**setting, ceil_mode=self.ceil.value)
+        except ValueError as err:
+            text = str(err).split(": ", 1)[1]
+        self.label.value = text
+        fig = self.figure(**setting, ceil_mode=self.ceil.value)
+        self.picture.value = figure_png(fig, colors=32)
+
+    def _frame(self, setting):
+        text, values = describe_positions(**setting)
+        return Frame(figure_data_uri(self.figure(**setting), colors=32), caption=text,
+                     values=values, alt="Every position of the kernel on the padded input. "
+                     + text)
+
+    def static(self):
+        """The web page's form: every setting of :data:`STATIC_GRID`, ceil mode off and on."""
+        labels = {"n": "input size n", "kernel": "kernel k", "stride": "stride s",
+                  "padding": "padding p"}
+        controls = [Control(name, values, label=labels[name],
+                            initial=self.initial[name] if self.initial[name] in values else None)
+                    for name, values in STATIC_GRID.items()]
+        controls.append(Control("ceil_mode", (False, True), kind="checkbox", label="ceil mode"))
+        return StaticViewer(controls, self._frame)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return live_and_static(self.box, self.static().html())
 
 
 def draw_receptive_field(layers, *, margin=2, ax=None):

@@ -1,12 +1,12 @@
-"""A kernel sliding along a 1-D signal: the step-by-step figure, its explorer and animation."""
+"""A kernel sliding along a 1-D signal: the step-by-step figure, its explorer (live and static)."""
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
-from matplotlib.animation import FuncAnimation
-from matplotlib.patches import Rectangle
 
+from cnnlib.book.viewer import (Control, Frame, StaticViewer, figure_data_uri, figure_png,
+                                 live_and_static)
+from cnnlib.book.viz import integer_ticks
 from cnnlib.nn.conv import conv1d
 
 KERNELS_1D = {
@@ -17,6 +17,10 @@ KERNELS_1D = {
 """Three kernels of width 3: average the window, subtract its ends, boost its centre."""
 
 _COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:red")
+
+
+def _num(v, digits):
+    return f"{round(float(v), digits) + 0.0:g}"
 
 
 def step_text(x, kernel, position, *, digits=2):
@@ -38,12 +42,21 @@ def step_text(x, kernel, position, *, digits=2):
     if not 0 <= position <= len(x) - len(kernel):
         raise ValueError(f"step_text: position {position} is outside 0..{len(x) - len(kernel)}")
     window = x[position: position + len(kernel)]
+    terms = " + ".join(f"{_num(w, digits)} × {_num(v, digits)}" for w, v in zip(kernel, window))
+    return f"y[{position}] = {terms} = {_num(window @ kernel, digits)}"
 
-    def num(v):
-        return f"{round(float(v), digits) + 0.0:g}"
 
-    terms = " + ".join(f"{num(w)} × {num(v)}" for w, v in zip(kernel, window))
-    return f"y[{position}] = {terms} = {num(window @ kernel)}"
+def _padded_range(y):
+    lo, hi = float(np.min(y)), float(np.max(y))
+    pad = 0.12 * (hi - lo) if hi > lo else 1.0
+    return lo - pad, hi + pad
+
+
+def _kernel_width(kernels, caller):
+    widths = {len(k) for k in kernels.values()}
+    if len(widths) != 1:
+        raise ValueError(f"{caller}: kernels must share one width, got {sorted(widths)}")
+    return widths.pop()
 
 
 class _StepPlot:
@@ -51,23 +64,17 @@ class _StepPlot:
 
     def __init__(self, axes, x, kernels):
         self.x = np.asarray(x, dtype=float)
-        widths = {len(k) for k in kernels.values()}
-        if len(widths) != 1:
-            raise ValueError(f"draw_step: kernels must share one width, got {sorted(widths)}")
-        (self.width,) = widths
+        self.width = _kernel_width(kernels, "draw_step")
         self.outputs = {name: conv1d(self.x, np.asarray(k, dtype=float))
                         for name, k in kernels.items()}
         self.centres = np.arange(len(self.x) - self.width + 1) + (self.width - 1) / 2
         axes[0].plot(np.arange(len(self.x)), self.x, "o-", color="0.3", ms=3, lw=1)
-        axes[0].set_title("input, with the window", fontsize=9, loc="left")
+        axes[0].set_title("input, with the window", fontsize=10, loc="left")
         self.windows, self.done, self.current = [], [], []
         for ax in axes:
-            window = Rectangle((0, 0), self.width, 1, transform=ax.get_xaxis_transform(),
-                               color="gold", alpha=0.35, lw=0)
-            ax.add_patch(window)
-            self.windows.append(window)
+            self.windows.append(ax.axvspan(0, self.width, color="gold", alpha=0.35, lw=0))
             ax.set_xlim(-0.7, len(self.x) - 0.3)
-            ax.tick_params(labelsize=8)
+            integer_ticks(ax, "x")
             ax.grid(alpha=0.3)
         for i, (ax, (name, kernel)) in enumerate(zip(axes[1:], kernels.items())):
             y, color = self.outputs[name], _COLORS[i % len(_COLORS)]
@@ -75,22 +82,19 @@ class _StepPlot:
             self.done.append(ax.plot([], [], "o-", color=color, ms=3, lw=1)[0])
             self.current.append(ax.plot([], [], "o", color=color, ms=8, mec="black")[0])
             weights = ", ".join(f"{w:.2g}" for w in np.asarray(kernel, dtype=float))
-            ax.set_title(f"{name}  [{weights}]", fontsize=9, loc="left")
+            ax.set_title(f"{name}  [{weights}]", fontsize=10, loc="left")
             ax.set_ylim(*_padded_range(y))
 
     def update(self, position):
+        """Move the window to ``position`` and show the outputs up to it."""
+        if not 0 <= position <= len(self.x) - self.width:
+            raise ValueError(f"draw_step: position {position} is outside "
+                             f"0..{len(self.x) - self.width}")
         for window in self.windows:
             window.set_x(position - 0.5)
         for done, current, y in zip(self.done, self.current, self.outputs.values()):
             done.set_data(self.centres[: position + 1], y[: position + 1])
             current.set_data([self.centres[position]], [y[position]])
-        return [*self.windows, *self.done, *self.current]
-
-
-def _padded_range(y):
-    lo, hi = float(np.min(y)), float(np.max(y))
-    pad = 0.12 * (hi - lo) if hi > lo else 1.0
-    return lo - pad, hi + pad
 
 
 def draw_step(axes, x, kernels, position):
@@ -120,78 +124,76 @@ def draw_step(axes, x, kernels, position):
 class SignalExplorer:
     """Pick a kernel and a position; see the window, the sum and the output so far.
 
-    Display the instance (or its ``box``) in a notebook.
+    Displayed in a notebook it is a live ipywidget; on a web page (the
+    ``text/html`` of the same output) a :class:`~cnnlib.book.viewer.StaticViewer`
+    over every kernel and position, with a play button.
 
     Parameters
     ----------
     x : array_like, shape (n,)
     kernels : dict of name -> array_like, shape (k,), optional
-        Defaults to :data:`KERNELS_1D`.
+        Defaults to :data:`KERNELS_1D`; all of the same width.
     """
 
     def __init__(self, x, kernels=None):
         self.x = np.asarray(x, dtype=float)
-        self.kernels = dict(KERNELS_1D if kernels is None else kernels)
+        self.kernels = {name: np.asarray(k, dtype=float)
+                        for name, k in (KERNELS_1D if kernels is None else kernels).items()}
+        self.last = len(self.x) - _kernel_width(self.kernels, "SignalExplorer")
+        if self.last < 0:
+            raise ValueError(f"SignalExplorer: kernels are longer than the signal ({len(self.x)})")
         self.choice = widgets.ToggleButtons(options=list(self.kernels), description="kernel")
-        width = len(self.kernels[self.choice.value])
-        self.position = widgets.IntSlider(0, min=0, max=len(self.x) - width,
-                                          description="position")
+        self.position = widgets.IntSlider(0, min=0, max=self.last, description="position")
         self.label = widgets.Label()
-        self.out = widgets.Output()
+        self.picture = widgets.Image(format="png")
         self.choice.observe(self.redraw, names="value")
         self.position.observe(self.redraw, names="value")
-        self.box = widgets.VBox([self.choice, self.position, self.label, self.out])
+        self.box = widgets.VBox([self.choice, self.position, self.label, self.picture])
         self.redraw()
 
     @property
     def kernel(self):
         """The chosen kernel, shape (k,)."""
-        return np.asarray(self.kernels[self.choice.value], dtype=float)
+        return self.kernels[self.choice.value]
+
+    def _plot(self, name):
+        fig, axes = plt.subplots(2, 1, figsize=(4.8, 3.3), dpi=100, sharex=True)
+        plot = _StepPlot(axes, self.x, {name: self.kernels[name]})
+        fig.tight_layout()
+        return fig, plot
+
+    def figure(self, name, position):
+        """The explorer's picture for kernel ``name`` at ``position``: input above, output below."""
+        fig, plot = self._plot(name)
+        plot.update(position)
+        return fig
 
     def redraw(self, change=None):
         """Recompute the text and the figure for the current choice and position."""
-        self.position.max = len(self.x) - len(self.kernel)
         self.label.value = step_text(self.x, self.kernel, self.position.value)
-        with self.out:
-            self.out.clear_output(wait=True)
-            fig, axes = plt.subplots(2, 1, figsize=(7, 3.6), sharex=True, dpi=80)
-            draw_step(axes, self.x, {self.choice.value: self.kernel}, self.position.value)
-            fig.tight_layout()
-            display(fig)
+        fig = self.figure(self.choice.value, self.position.value)
+        self.picture.value = figure_png(fig, colors=48)
+
+    def static(self):
+        """The web page's form: a viewer over every kernel and every position."""
+        frames = {}
+        for name, kernel in self.kernels.items():
+            fig, plot = self._plot(name)    # drawn once, then moved along
+            for position in range(self.last + 1):
+                plot.update(position)
+                y = float(plot.outputs[name][position])
+                alt = (f"The signal with the window over samples {position} to "
+                       f"{position + len(kernel) - 1}, and the {name} output up to "
+                       f"y[{position}] = {y:.2f}.")
+                frames[name, position] = Frame(
+                    figure_data_uri(fig, close=False), alt=alt, values={"y": y},
+                    caption=step_text(self.x, kernel, position))
             plt.close(fig)
+        controls = [Control("kernel", tuple(self.kernels), kind="buttons"),
+                    Control("position", tuple(range(self.last + 1)), play=True)]
+        inputs = {"x": self.x.tolist(), "kernels": {n: k.tolist() for n, k in self.kernels.items()}}
+        return StaticViewer(controls, lambda s: frames[s["kernel"], s["position"]],
+                            inputs=inputs, interval=400)
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.box._repr_mimebundle_(**kwargs)
-
-
-def signal_animation(x, kernels=None, *, figsize=(6.4, 4.6), dpi=72, interval=400):
-    """Animate the window sliding along ``x``, one frame per position.
-
-    Every kernel gets its own output panel, so one animation compares them.
-    Show it on a static page with ``HTML(anim.to_jshtml())``.
-
-    Parameters
-    ----------
-    x : array_like, shape (n,)
-    kernels : dict of name -> array_like, shape (k,), optional
-        Defaults to :data:`KERNELS_1D`.
-    figsize : (float, float)
-    dpi : int
-        Low by default to keep the embedded frames small.
-    interval : int
-        Milliseconds between frames.
-
-    Returns
-    -------
-    matplotlib.animation.FuncAnimation
-        With ``n - k + 1`` frames; the figure is closed, so it is not shown twice.
-    """
-    x = np.asarray(x, dtype=float)
-    kernels = dict(KERNELS_1D if kernels is None else kernels)
-    width = len(next(iter(kernels.values())))
-    fig, axes = plt.subplots(1 + len(kernels), 1, figsize=figsize, dpi=dpi, sharex=True)
-    plot = _StepPlot(axes, x, kernels)
-    fig.tight_layout()
-    anim = FuncAnimation(fig, plot.update, frames=len(x) - width + 1, interval=interval)
-    plt.close(fig)
-    return anim
+        return live_and_static(self.box, self.static().html())

@@ -1,0 +1,75 @@
+"""The real-data chapter's pieces: clothing augmentation, its networks and the training command."""
+
+import json
+
+import numpy as np
+import pytest
+
+import cnnlib
+from cnnlib.book import train_fashion
+from cnnlib.data import crop_and_flip, random_flip
+from cnnlib.data.idx import write_idx
+from cnnlib.models import fashion_cnn, fashion_resnet
+
+
+def test_random_flip_mirrors_about_half_the_images(rng):
+    x = rng.random((400, 1, 5, 7))
+    y = random_flip(x, rng=np.random.default_rng(1))
+    mirrored = np.array([np.array_equal(a, b[..., ::-1]) for a, b in zip(x, y)])
+    kept = np.array([np.array_equal(a, b) for a, b in zip(x, y)])
+    assert np.all(mirrored ^ kept)
+    assert 150 < mirrored.sum() < 250
+    assert random_flip(x, rng=rng, p=0.0) is not x
+    np.testing.assert_array_equal(random_flip(x, rng=rng, p=0.0), x)
+
+
+def test_crop_and_flip_keeps_shape_and_moves_at_most_the_padding(rng):
+    x = np.zeros((50, 1, 28, 28))
+    x[:, :, 13:15, 13:15] = 1
+    y = crop_and_flip(x, rng=rng, padding=2)
+    assert y.shape == x.shape and np.all(y.sum(axis=(1, 2, 3)) == 4)
+    rows, cols = np.nonzero(y[:, 0].any(axis=2))[1], np.nonzero(y[:, 0].any(axis=1))[1]
+    assert rows.min() >= 11 and rows.max() <= 16 and cols.min() >= 11 and cols.max() <= 16
+
+
+@pytest.mark.parametrize("build, params", [(fashion_cnn, 83_050), (fashion_resnet, 163_378)])
+def test_fashion_networks(build, params, rng):
+    model = build(rng=rng)
+    assert model.num_params() == params
+    assert model.forward(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 10)
+    assert cnnlib.summary(model, (1, 28, 28), print_table=False).total_params == params
+    assert fashion_cnn(rng=rng).num_params() < 100_000
+
+
+def fake_fashion(folder, rng, n_train=200, n_test=40):
+    folder.mkdir(parents=True)
+    parts = {"train-images-idx3-ubyte.gz": rng.integers(0, 256, (n_train, 28, 28), np.uint8),
+             "train-labels-idx1-ubyte.gz": np.arange(n_train, dtype=np.uint8) % 10,
+             "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (n_test, 28, 28), np.uint8),
+             "t10k-labels-idx1-ubyte.gz": np.arange(n_test, dtype=np.uint8) % 10}
+    for name, array in parts.items():
+        write_idx(folder / name, array)
+
+
+def test_train_fashion_writes_weights_histories_and_the_run_record(tmp_path, rng, capsys):
+    fake_fashion(tmp_path / "data", rng)
+    out = tmp_path / "out"
+    argv = ["--out", str(out), "--data", str(tmp_path / "data"), "--val", "50", "--epochs", "2",
+            "--batch-size", "64"]
+    train_fashion.main(argv + ["--models", "small_cnn"])
+    train_fashion.main(argv + ["--models", "letters_cnn"])
+    printed = capsys.readouterr().out
+    assert "150 training, 50 validation, 40 test images" in printed
+    assert "epoch   2/2" in printed and "small_cnn: test accuracy" in printed
+    run = json.loads((out / "fashion_run.json").read_text())
+    assert set(run["models"]) == {"small_cnn", "letters_cnn"}  # the second run kept the first
+    for name, build in (("small_cnn", fashion_cnn), ("letters_cnn", cnnlib.models.letters_cnn)):
+        record = run["models"][name]
+        assert record["epochs"] == 2 and 0 <= record["test_acc"] <= 1
+        assert record["seconds"] > 0 and 0 < record["cpu_seconds"] < 2 * record["seconds"] + 1
+        model = build(10, rng=np.random.default_rng(5))
+        cnnlib.load_weights(model, out / f"fashion_{name}.npz")
+        assert record["test_acc"] == cnnlib.train.evaluate(
+            model, *cnnlib.data.fashion_mnist(tmp_path / "data")[2:])
+        history = cnnlib.train.History.from_json(out / f"fashion_{name}.json")
+        assert len(history.val_loss) == 2 and history.best_epoch in (0, 1)

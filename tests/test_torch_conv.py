@@ -1,0 +1,161 @@
+"""Grouped, dilated and transposed convolution, adaptive pooling and the bottleneck against PyTorch.
+
+Random configurations, forward and backward, in float64 to 1e-8; skipped
+when torch is not installed.
+"""
+
+import numpy as np
+import pytest
+
+import cnnlib
+
+torch = pytest.importorskip("torch")
+tF = torch.nn.functional
+ATOL = 1e-8
+
+
+def t(a, grad=False):
+    return torch.tensor(np.ascontiguousarray(a), requires_grad=grad)
+
+
+def conv_configs(count, seed=0):
+    """Random (x shape, layer arguments) that PyTorch accepts."""
+    rng = np.random.default_rng(seed)
+    configs = []
+    while len(configs) < count:
+        groups = int(rng.choice([1, 1, 2, 3, 4]))
+        c_in, c_out = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
+        kernel = tuple(int(k) for k in rng.integers(1, 5, 2))
+        stride = tuple(int(s) for s in rng.integers(1, 4, 2))
+        padding = tuple(int(p) for p in rng.integers(0, 4, 2))
+        dilation = tuple(int(d) for d in rng.integers(1, 4, 2))
+        size = tuple(int(n) for n in rng.integers(1, 12, 2))
+        reach = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+        if any(n + 2 * p < r for n, p, r in zip(size, padding, reach)):
+            continue
+        configs.append(((int(rng.integers(1, 4)), c_in, *size),
+                        dict(in_channels=c_in, out_channels=c_out, kernel_size=kernel,
+                             stride=stride, padding=padding, dilation=dilation, groups=groups)))
+    return configs
+
+
+@pytest.mark.parametrize("x_shape, kwargs", conv_configs(40))
+def test_conv2d_random_configurations(x_shape, kwargs):
+    rng = np.random.default_rng(1)
+    layer = cnnlib.Conv2d(**kwargs, rng=rng)
+    layer.params["bias"][...] = rng.standard_normal(kwargs["out_channels"])
+    x = rng.standard_normal(x_shape)
+    y = layer.forward(x)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy)
+    tx, tw, tb = t(x, True), t(layer.params["weight"], True), t(layer.params["bias"], True)
+    ty = tF.conv2d(tx, tw, tb, **{k: kwargs[k] for k in ("stride", "padding", "dilation",
+                                                          "groups")})
+    ty.backward(t(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), atol=ATOL)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), atol=ATOL)
+    np.testing.assert_allclose(layer.grads["weight"], tw.grad.numpy(), atol=ATOL)
+    np.testing.assert_allclose(layer.grads["bias"], tb.grad.numpy(), atol=ATOL)
+
+
+def transpose_configs(count, seed=2):
+    rng = np.random.default_rng(seed)
+    configs = []
+    for _ in range(count):
+        stride = tuple(int(s) for s in rng.integers(1, 4, 2))
+        kernel = tuple(int(k) for k in rng.integers(1, 6, 2))
+        padding = tuple(int(rng.integers(0, k)) // 2 for k in kernel)
+        output_padding = tuple(int(rng.integers(0, s)) for s in stride)
+        size = tuple(int(n) for n in rng.integers(1, 8, 2))
+        configs.append(((int(rng.integers(1, 4)), int(rng.integers(1, 5)), *size),
+                        dict(out_channels=int(rng.integers(1, 5)), kernel_size=kernel,
+                             stride=stride, padding=padding, output_padding=output_padding)))
+    return configs
+
+
+@pytest.mark.parametrize("x_shape, kwargs", transpose_configs(30))
+def test_conv_transpose2d_random_configurations(x_shape, kwargs):
+    rng = np.random.default_rng(3)
+    layer = cnnlib.ConvTranspose2d(x_shape[1], **kwargs, rng=rng)
+    layer.params["bias"][...] = rng.standard_normal(kwargs["out_channels"])
+    x = rng.standard_normal(x_shape)
+    tx, tw, tb = t(x, True), t(layer.params["weight"], True), t(layer.params["bias"], True)
+    ty = tF.conv_transpose2d(tx, tw, tb, **{k: kwargs[k] for k in ("stride", "padding",
+                                                                    "output_padding")})
+    y = layer.forward(x)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy)
+    ty.backward(t(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), atol=ATOL)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), atol=ATOL)
+    np.testing.assert_allclose(layer.grads["weight"], tw.grad.numpy(), atol=ATOL)
+    np.testing.assert_allclose(layer.grads["bias"], tb.grad.numpy(), atol=ATOL)
+
+
+@pytest.mark.parametrize("size, out", [((7, 5), 1), ((7, 5), 3), ((6, 6), (2, 4)),
+                                       ((5, 9), (7, 2)), ((13, 13), 6)])
+def test_adaptive_avg_pool(size, out):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, *size))
+    layer = cnnlib.AdaptiveAvgPool2d(out)
+    y = layer.forward(x)
+    dy = rng.standard_normal(y.shape)
+    tx = t(x, True)
+    ty = tF.adaptive_avg_pool2d(tx, out)
+    ty.backward(t(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), atol=ATOL)
+    np.testing.assert_allclose(layer.backward(dy), tx.grad.numpy(), atol=ATOL)
+
+
+def test_linear_without_bias():
+    rng = np.random.default_rng(5)
+    layer = cnnlib.Linear(4, 3, bias=False, rng=rng)
+    twin = torch.nn.Linear(4, 3, bias=False).double()
+    twin.load_state_dict({"weight": t(layer.params["weight"])})
+    x = rng.standard_normal((5, 4))
+    dy = rng.standard_normal((5, 3))
+    tx = t(x, True)
+    twin(tx).backward(t(dy))
+    np.testing.assert_allclose(layer.forward(x), twin(t(x)).detach().numpy(), atol=ATOL)
+    np.testing.assert_allclose(layer.backward(dy), tx.grad.numpy(), atol=ATOL)
+    np.testing.assert_allclose(layer.grads["weight"], twin.weight.grad.numpy(), atol=ATOL)
+
+
+def torch_bottleneck(block):
+    """torchvision's Bottleneck, written out, with the weights of cnnlib's ``block``."""
+    nn = torch.nn
+    c, width, out = block.channels, block.width, block.out_channels
+    body = nn.Sequential(nn.Conv2d(c, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+                         nn.Conv2d(width, width, 3, block.stride, 1, bias=False),
+                         nn.BatchNorm2d(width), nn.ReLU(),
+                         nn.Conv2d(width, out, 1, bias=False), nn.BatchNorm2d(out)).double()
+    names = ["conv1", "bn1", None, "conv2", "bn2", None, "conv3", "bn3"]
+    for name, layer in zip(names, body):
+        for key, value in (block._children[name].params.items() if name else ()):
+            getattr(layer, key).data = t(value)
+    shortcut = None
+    if block.shortcut is not None:
+        shortcut = nn.Sequential(nn.Conv2d(c, out, 1, block.stride, bias=False),
+                                 nn.BatchNorm2d(out)).double()
+        for layer, name in zip(shortcut, ("proj", "proj_bn")):
+            for key, value in block._children[name].params.items():
+                getattr(layer, key).data = t(value)
+    return body, shortcut
+
+
+@pytest.mark.parametrize("channels, width, stride", [(16, 4, 1), (8, 4, 2), (16, 8, 1)])
+def test_bottleneck_block(channels, width, stride):
+    rng = np.random.default_rng(6)
+    block = cnnlib.Bottleneck(channels, width, stride=stride, rng=rng)
+    body, shortcut = torch_bottleneck(block)
+    x = rng.standard_normal((2, channels, 6, 6))
+    y = block.forward(x)
+    dy = rng.standard_normal(y.shape)
+    dx = block.backward(dy)
+    tx = t(x, True)
+    ty = torch.relu(body(tx) + (tx if shortcut is None else shortcut(tx)))
+    ty.backward(t(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), atol=ATOL)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), atol=ATOL)
+    np.testing.assert_allclose(block.grads["conv2.weight"], body[3].weight.grad.numpy(),
+                               atol=ATOL)
