@@ -86,6 +86,7 @@ def test_explorer_redraws_and_explains_impossible_settings(agg):
     assert ex.picture.value != first
 
 
+@pytest.mark.slow
 def test_static_form_states_what_cnnlib_computes(agg):
     viewer = PositionsExplorer(n=5, kernel=3, stride=2, padding=1).static()
     assert len(viewer.frames) == np.prod([len(v) for v in STATIC_GRID.values()]) * 2

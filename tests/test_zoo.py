@@ -17,7 +17,8 @@ IMAGENET = {  # builder: (torchvision's parameter count, forward MACs at 224x224
 }
 
 
-@pytest.mark.parametrize("name", list(IMAGENET))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "vgg16" else n
+                                  for n in IMAGENET])
 def test_imagenet_counts_equal_torchvision(name, capsys):
     params, macs = IMAGENET[name]
     model = getattr(models, name)(rng=np.random.default_rng(0))
