@@ -9,7 +9,23 @@ from cnnlib.nn.norm import BatchNorm2d
 
 
 class _ShortcutBlock(Module):
-    """``relu(body(x) + shortcut(x))``; subclasses set ``body`` and ``shortcut`` (None: x)."""
+    """``relu(body(x) + shortcut(x))``; subclasses build both with :meth:`_build`."""
+
+    def _build(self, layers, channels, out_channels, stride, rng, dtype):
+        """Register the body's ``layers`` (name, layer), and a 1x1 projection shortcut
+        (with batch norm) when the channels or the stride change; else the identity."""
+        for name, layer in layers:
+            self.add(name, layer)
+        self.body = Sequential(*(layer for _, layer in layers))
+        if stride != 1 or out_channels != channels:
+            self.add("proj", Conv2d(channels, out_channels, 1, stride, bias=False, rng=rng,
+                                    dtype=dtype))
+            self.add("proj_bn", BatchNorm2d(out_channels, dtype=dtype))
+            self.shortcut = Sequential(self._children["proj"], self._children["proj_bn"])
+        else:
+            self.shortcut = None
+        self.out_relu = ReLU()
+        self.dtype = self._children["conv1"].dtype
 
     def _forward(self, x):
         skip = x if self.shortcut is None else self.shortcut.forward(x)
@@ -72,24 +88,13 @@ class ResidualBlock(_ShortcutBlock):
                         else check_int("ResidualBlock: out_channels", out_channels))
         stride = check_int("ResidualBlock: stride", stride)
         self.channels, self.out_channels, self.stride = channels, out_channels, stride
-        self.add("conv1", Conv2d(channels, out_channels, 3, stride, 1, bias=False, rng=rng,
-                                 dtype=dtype))
-        self.add("bn1", BatchNorm2d(out_channels, dtype=dtype))
-        self.add("relu1", ReLU())
-        self.add("conv2", Conv2d(out_channels, out_channels, 3, 1, 1, bias=False, rng=rng,
-                                 dtype=dtype))
-        self.add("bn2", BatchNorm2d(out_channels, dtype=dtype))
-        self.body = Sequential(*(self._children[k] for k in ("conv1", "bn1", "relu1",
-                                                             "conv2", "bn2")))
-        if stride != 1 or out_channels != channels:
-            self.add("proj", Conv2d(channels, out_channels, 1, stride, bias=False, rng=rng,
-                                    dtype=dtype))
-            self.add("proj_bn", BatchNorm2d(out_channels, dtype=dtype))
-            self.shortcut = Sequential(self._children["proj"], self._children["proj_bn"])
-        else:
-            self.shortcut = None
-        self.out_relu = ReLU()
-        self.dtype = self._children["conv1"].dtype
+        self._build([("conv1", Conv2d(channels, out_channels, 3, stride, 1, bias=False,
+                                      rng=rng, dtype=dtype)),
+                     ("bn1", BatchNorm2d(out_channels, dtype=dtype)), ("relu1", ReLU()),
+                     ("conv2", Conv2d(out_channels, out_channels, 3, 1, 1, bias=False,
+                                      rng=rng, dtype=dtype)),
+                     ("bn2", BatchNorm2d(out_channels, dtype=dtype))],
+                    channels, out_channels, stride, rng, dtype)
 
     def extra_repr(self):
         text = f"{self.channels}, {self.out_channels}"
@@ -152,18 +157,7 @@ class Bottleneck(_ShortcutBlock):
                   ("bn2", BatchNorm2d(width, dtype=dtype)), ("relu2", ReLU()),
                   ("conv3", Conv2d(width, out_channels, 1, bias=False, rng=rng, dtype=dtype)),
                   ("bn3", BatchNorm2d(out_channels, dtype=dtype))]
-        for name, layer in layers:
-            self.add(name, layer)
-        self.body = Sequential(*(layer for _, layer in layers))
-        if stride != 1 or out_channels != channels:
-            self.add("proj", Conv2d(channels, out_channels, 1, stride, bias=False, rng=rng,
-                                    dtype=dtype))
-            self.add("proj_bn", BatchNorm2d(out_channels, dtype=dtype))
-            self.shortcut = Sequential(self._children["proj"], self._children["proj_bn"])
-        else:
-            self.shortcut = None
-        self.out_relu = ReLU()
-        self.dtype = self._children["conv1"].dtype
+        self._build(layers, channels, out_channels, stride, rng, dtype)
 
     def extra_repr(self):
         text = f"{self.channels}, {self.width}, {self.out_channels}"
