@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # re-executes just one.
 NOTEBOOKS ?= $(sort $(wildcard book/[0-9][0-9]_*.ipynb))
 
-.PHONY: env system book test unit lab notebooks bench train train-fashion pdf pdf-check student clean
+.PHONY: env system book test unit lab notebooks bench train train-fashion train-blocks pdf pdf-check student clean
 
 env: $(STAMP)
 
@@ -65,6 +65,11 @@ train: $(STAMP)
 # The Fashion-MNIST runs of the real-data chapter (tens of minutes per model).
 train-fashion: $(STAMP) system
 	$(BIN)/python -m cnnlib.book.train_fashion
+
+# The modern-blocks comparison: four networks, two budgets (about 40 minutes).
+train-blocks: $(STAMP) system
+	$(BIN)/python -m cnnlib.book.compare_blocks --epochs 4 --seeds 5
+	$(BIN)/python -m cnnlib.book.compare_blocks --epochs 12 --seeds 3
 
 # The book as a PDF, _build/pdf/book.pdf: a singlehtml build (in _build/pdf/, so
 # _build/html stays as it is) printed by Debian's Chromium, with a title page and

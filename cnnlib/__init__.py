@@ -8,9 +8,9 @@ from cnnlib import data, functional, init, models, nn, tools, train
 from cnnlib.autograd import Value
 from cnnlib.io import load_weights, save_weights
 from cnnlib.losses import CrossEntropyLoss, MSELoss, NLLLoss
-from cnnlib.nn import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Bottleneck, Conv2d,
-                       ConvTranspose2d, Dropout, Flatten, GELU, Identity, Linear, LogSoftmax,
-                       MaxPool2d, Module, ReLU, ResidualBlock, Sequential)
+from cnnlib.nn import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Bottleneck, Branches,
+                       Conv2d, ConvTranspose2d, Dropout, Flatten, GELU, Identity, Linear,
+                       LogSoftmax, MaxPool2d, Module, ReLU, ResidualBlock, Sequential)
 from cnnlib.optim import SGD, Adam
 from cnnlib.tools import gradcheck, shapes
 from cnnlib.tools.shapes import receptive_field, summary
@@ -21,5 +21,5 @@ __all__ = [
     "AvgPool2d", "Conv2d", "Flatten", "GELU", "Identity", "Linear", "LogSoftmax", "MaxPool2d",
     "ReLU", "CrossEntropyLoss", "MSELoss", "NLLLoss", "Module", "Sequential", "BatchNorm2d",
     "Dropout", "SGD", "Adam", "ResidualBlock", "receptive_field", "summary",
-    "AdaptiveAvgPool2d", "Bottleneck", "ConvTranspose2d",
+    "AdaptiveAvgPool2d", "Bottleneck", "Branches", "ConvTranspose2d",
 ]

@@ -395,14 +395,9 @@ def vgg16(num_classes=1000, *, rng, dtype=np.float32, dropout=0.5):
 
 
 def _imagenet_stem(rng, dtype):
-    """conv7x7/2 (3 -> 64, no bias) - BN - ReLU - maxpool 3x3/2: 224 -> 56.
-
-    torchvision pads the max-pool by one pixel; cnnlib's MaxPool2d has no
-    padding, so ceil mode gives the same 56x56 output (for even sizes) with
-    windows shifted by one pixel. Parameters and MACs are unaffected.
-    """
+    """conv7x7/2 (3 -> 64, no bias) - BN - ReLU - maxpool 3x3/2 padded by 1: 224 -> 56."""
     return [Conv2d(3, 64, 7, 2, 3, bias=False, rng=rng, dtype=dtype),
-            BatchNorm2d(64, dtype=dtype), ReLU(), MaxPool2d(3, 2, ceil_mode=True)]
+            BatchNorm2d(64, dtype=dtype), ReLU(), MaxPool2d(3, 2, 1)]
 
 
 def resnet18(num_classes=1000, *, rng, dtype=np.float32):

@@ -60,6 +60,16 @@ def conv(**kw):
      r"Conv2d: input is float64 but the layer's parameters are float32"),
     (lambda: cnnlib.Sequential(cnnlib.ReLU(), "relu"), TypeError,
      r"Sequential: item 1 is str, not a Module"),
+    (lambda: cnnlib.Branches(), ValueError, r"Branches: give at least one branch"),
+    (lambda: cnnlib.MaxPool2d(3, 2, 2), ValueError,
+     r"MaxPool2d: padding 2x2 must be at most half the window 3x3"),
+    (lambda: cnnlib.MaxPool2d(3, 2, -1), ValueError, r"MaxPool2d: padding"),
+    (lambda: F.max_pool2d(np.zeros((1, 1, 4, 4)), 2, padding=(1, 2)), ValueError,
+     r"max_pool2d: padding 1x2 must be at most half the window 2x2"),
+    (lambda: cnnlib.Branches(cnnlib.ReLU(), cnnlib.MaxPool2d(2)).forward(np.zeros((1, 1, 4, 4))),
+     ValueError, r"Branches: the branches' outputs \[\(1, 1, 4, 4\), \(1, 1, 2, 2\)\] differ"),
+    (lambda: cnnlib.Branches(conv(), conv(dtype=np.float32)), TypeError,
+     r"Branches: the branches mix dtypes"),
 ])
 def test_bad_input_message(call, error, message):
     with pytest.raises(error, match=message):

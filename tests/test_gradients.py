@@ -34,9 +34,10 @@ def test_conv2d_non_square_and_batches(kernel, shape):
 @pytest.mark.parametrize("size, stride, ceil_mode, shape", [
     (2, None, False, (2, 2, 6, 6)), (2, None, True, (1, 2, 7, 5)), (3, 2, False, (2, 1, 7, 7)),
     (3, 2, True, (1, 2, 8, 8)), (3, 1, False, (1, 1, 5, 6)), ((2, 3), (1, 2), False, (2, 1, 5, 7))])
-def test_max_pool(size, stride, ceil_mode, shape):
+@pytest.mark.parametrize("padding", [0, 1])
+def test_max_pool(size, stride, ceil_mode, shape, padding):
     rng = np.random.default_rng(4)
-    layer = cnnlib.MaxPool2d(size, stride, ceil_mode=ceil_mode)
+    layer = cnnlib.MaxPool2d(size, stride, padding, ceil_mode=ceil_mode)
     assert_close(check_layer(layer, rng.standard_normal(shape), rng=rng))
 
 
@@ -73,6 +74,10 @@ def test_avg_pool(size, stride):
     (lambda rng: cnnlib.ResidualBlock(3, rng=rng), (2, 3, 5, 5)),
     (lambda rng: cnnlib.ResidualBlock(2, 4, rng=rng), (2, 2, 4, 4)),
     (lambda rng: cnnlib.ResidualBlock(2, 3, stride=2, rng=rng), (3, 2, 5, 6)),
+    (lambda rng: cnnlib.Branches(cnnlib.Conv2d(2, 3, 1, rng=rng),
+                                 cnnlib.Sequential(cnnlib.Conv2d(2, 2, 3, padding=1, rng=rng),
+                                                   cnnlib.ReLU()),
+                                 cnnlib.Identity()), (2, 2, 5, 5)),
 ])
 def test_other_layers(make, shape):
     rng = np.random.default_rng(6)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cnnlib
-from cnnlib.book import train_fashion
+from cnnlib.book import compare_blocks, train_fashion
 from cnnlib.data import crop_and_flip, random_flip
 from cnnlib.data.idx import write_idx
 from cnnlib.models import fashion_cnn, fashion_resnet
@@ -73,3 +73,23 @@ def test_train_fashion_writes_weights_histories_and_the_run_record(tmp_path, rng
             model, *cnnlib.data.fashion_mnist(tmp_path / "data")[2:])
         history = cnnlib.train.History.from_json(out / f"fashion_{name}.json")
         assert len(history.val_loss) == 2 and history.best_epoch in (0, 1)
+
+
+def test_compare_blocks_trains_every_network_on_the_same_batches(tmp_path, rng, capsys):
+    fake_fashion(tmp_path / "data", rng)
+    out = tmp_path / "blocks.json"
+    compare_blocks.main(["--out", str(out), "--data", str(tmp_path / "data"), "--train", "60",
+                         "--epochs", "1", "--seeds", "2"])
+    assert "60 training images, 40 test images, 1 epochs, 2 seeds" in capsys.readouterr().out
+    record = json.loads(out.read_text())
+    assert record["settings"]["epochs"] == 1 and list(record["networks"]) == list(
+        compare_blocks.NETWORKS)
+    x, y, x_test, y_test = compare_blocks.subset(60, root=tmp_path / "data")
+    assert np.bincount(y).tolist() == [6] * 10
+    for label, build in compare_blocks.NETWORKS.items():
+        entry = record["networks"][label]
+        assert entry["params"] == build(10, rng=rng).num_params()
+        assert [run["seed"] for run in entry["runs"]] == [0, 1]
+        model, history = compare_blocks.train_network(build, x, y, seed=1, epochs=1)
+        assert entry["runs"][1]["loss"] == history.loss
+        assert entry["runs"][1]["test_acc"] == cnnlib.train.evaluate(model, x_test, y_test)

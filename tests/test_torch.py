@@ -32,16 +32,19 @@ def test_conv2d(stride, padding, kernel):
     np.testing.assert_allclose(layer.grads["bias"], tb.grad.numpy(), atol=1e-12)
 
 
-@pytest.mark.parametrize("size, stride, ceil_mode", [(2, None, False), (2, None, True),
-                                                      (3, 2, True), (3, 1, False)])
-def test_max_pool_with_ties(size, stride, ceil_mode):
+@pytest.mark.parametrize("size, stride, padding, ceil_mode", [
+    (2, None, 0, False), (2, None, 0, True), (3, 2, 0, True), (3, 1, 0, False),
+    (3, 2, 1, False), (3, 2, 1, True), (3, 1, 1, False), ((3, 2), (2, 1), (1, 0), True),
+    (5, 3, 2, True)])
+def test_max_pool_with_ties(size, stride, padding, ceil_mode):
     rng = np.random.default_rng(1)
-    x = rng.integers(0, 3, (2, 2, 11, 11)).astype(np.float64)  # many ties
-    layer = cnnlib.MaxPool2d(size, stride, ceil_mode=ceil_mode)
+    x = rng.integers(-3, 3, (2, 2, 11, 11)).astype(np.float64)  # many ties, some below zero
+    layer = cnnlib.MaxPool2d(size, stride, padding, ceil_mode=ceil_mode)
     y = layer.forward(x)
+    assert y.shape == layer.out_shape(x.shape)
     dy = rng.standard_normal(y.shape)
     tx = t(x, True)
-    ty = tF.max_pool2d(tx, size, stride, ceil_mode=ceil_mode)
+    ty = tF.max_pool2d(tx, size, stride, padding, ceil_mode=ceil_mode)
     ty.backward(t(dy))
     np.testing.assert_array_equal(y, ty.detach().numpy())
     np.testing.assert_allclose(layer.backward(dy), tx.grad.numpy(), atol=1e-12)

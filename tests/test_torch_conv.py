@@ -159,3 +159,22 @@ def test_bottleneck_block(channels, width, stride):
     np.testing.assert_allclose(dx, tx.grad.numpy(), atol=ATOL)
     np.testing.assert_allclose(block.grads["conv2.weight"], body[3].weight.grad.numpy(),
                                atol=ATOL)
+
+
+def test_branches_concatenate_like_torch_cat():
+    rng = np.random.default_rng(9)
+    a = cnnlib.Conv2d(3, 4, 1, rng=rng)
+    b = cnnlib.Conv2d(3, 2, 3, padding=2, dilation=2, rng=rng)
+    block = cnnlib.Branches(a, b, cnnlib.Identity())
+    x = rng.standard_normal((2, 3, 6, 6))
+    y = block.forward(x)
+    dy = rng.standard_normal(y.shape)
+    dx = block.backward(dy)
+    tx = t(x, True)
+    wa, wb = t(a.params["weight"], True), t(b.params["weight"], True)
+    ty = torch.cat([tF.conv2d(tx, wa, t(a.params["bias"])),
+                    tF.conv2d(tx, wb, t(b.params["bias"]), padding=2, dilation=2), tx], dim=1)
+    ty.backward(t(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), atol=ATOL)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), atol=ATOL)
+    np.testing.assert_allclose(block.grads["1.weight"], wb.grad.numpy(), atol=ATOL)

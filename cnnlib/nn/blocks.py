@@ -1,11 +1,12 @@
-"""Blocks built from layers: the residual block of ResNet and its bottleneck form."""
+"""Blocks built from layers: ResNet's residual and bottleneck blocks, and parallel branches."""
 
 import numpy as np
 
 from cnnlib.checks import check_int
 from cnnlib.nn.layers import Conv2d, ReLU
-from cnnlib.nn.module import Module, Sequential
+from cnnlib.nn.module import Module, Sequential, _container_repr
 from cnnlib.nn.norm import BatchNorm2d
+from cnnlib.nn.windows import grow_receptive_field
 
 
 class _ShortcutBlock(Module):
@@ -162,3 +163,79 @@ class Bottleneck(_ShortcutBlock):
     def extra_repr(self):
         text = f"{self.channels}, {self.width}, {self.out_channels}"
         return text + (f", stride={self.stride}" if self.stride != 1 else "")
+
+
+class Branches(Module):
+    """Parallel branches on one input, their outputs joined along the channel axis.
+
+    The multi-branch block of Inception (GoogLeNet) and, with an
+    :class:`~cnnlib.nn.layers.Identity` branch, U-Net's skip connection
+    that stacks the encoder's maps beside the decoder's. ``backward`` splits
+    ``dy`` by channels, sends each part back through its branch and adds
+    the input gradients.
+
+    Parameters
+    ----------
+    *branches : Module
+        At least one; each maps (N, C, H, W) to (N, C_i, H', W') with the
+        same N, H', W'.
+
+    Shape
+    -----
+    (N, C, H, W) -> (N, sum of C_i, H', W').
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> rng = np.random.default_rng(0)
+    >>> block = cnnlib.Branches(cnnlib.Conv2d(3, 4, 1, rng=rng),
+    ...                         cnnlib.Conv2d(3, 2, 3, padding=1, rng=rng))
+    >>> block.forward(np.ones((2, 3, 5, 5))).shape
+    (2, 6, 5, 5)
+    """
+
+    def __init__(self, *branches):
+        super().__init__()
+        if not branches:
+            raise ValueError("Branches: give at least one branch")
+        for i, branch in enumerate(branches):
+            self.add(str(i), branch)
+        dtypes = {b.dtype for b in self._children.values() if b.dtype is not None}
+        if len(dtypes) > 1:
+            raise TypeError(f"Branches: the branches mix dtypes {sorted(map(str, dtypes))}")
+        self.dtype = dtypes.pop() if dtypes else None
+
+    def _forward(self, x):
+        outs = [branch.forward(x) for branch in self._children.values()]
+        self._check_join([o.shape for o in outs])
+        self._split = np.cumsum([o.shape[1] for o in outs])[:-1]
+        return np.concatenate(outs, axis=1)
+
+    def _backward(self, dy):
+        parts = np.split(dy, self._split, axis=1)
+        dx = None
+        for branch, part in zip(self._children.values(), parts):
+            d = branch.backward(np.ascontiguousarray(part))
+            dx = d if dx is None else dx + d
+        return dx
+
+    def _check_join(self, shapes):
+        if len({(s[0],) + tuple(s[2:]) for s in shapes}) > 1:
+            raise ValueError(f"Branches: the branches' outputs {[tuple(s) for s in shapes]} "
+                             f"differ in more than the channel axis, so they cannot be joined")
+
+    def out_shape(self, in_shape):
+        shapes = [b.out_shape(in_shape) for b in self._children.values()]
+        self._check_join(shapes)
+        return (shapes[0][0], sum(s[1] for s in shapes)) + tuple(shapes[0][2:])
+
+    def macs(self, in_shape):
+        return sum(b.macs(in_shape) for b in self._children.values())
+
+    def windows(self):
+        """The windows of the branch that sees furthest: the union of the fields."""
+        chains = [b.windows() for b in self._children.values()]
+        return max(chains, key=lambda w: grow_receptive_field(w)[-1][0])
+
+    def __repr__(self):
+        return _container_repr(self)

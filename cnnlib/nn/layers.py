@@ -307,11 +307,12 @@ class Linear(Module):
 
 
 class _Pool(Module):
-    def __init__(self, kernel_size, stride=None, ceil_mode=False):
+    def __init__(self, kernel_size, stride=None, ceil_mode=False, padding=0):
         super().__init__()
         self.kernel_size = pair(kernel_size, f"{self.name}: kernel_size")
         self.stride = (self.kernel_size if stride is None
                        else pair(stride, f"{self.name}: stride"))
+        self.padding = P.check_pool_padding(self.name, padding, self.kernel_size)
         self.ceil_mode = bool(ceil_mode)
         self._cache = None
 
@@ -325,15 +326,16 @@ class _Pool(Module):
             raise ValueError(f"{self.name}: expected a 4-D input (N, C, H, W), got shape "
                              f"{tuple(in_shape)}")
         n, c, h, w = in_shape
-        k, s = self.kernel_size, self.stride
-        return (n, c, output_size(h, k[0], stride=s[0], ceil_mode=self.ceil_mode),
-                output_size(w, k[1], stride=s[1], ceil_mode=self.ceil_mode))
+        (k, s, p), mode = (self.kernel_size, self.stride, self.padding), self.ceil_mode
+        return (n, c, output_size(h, k[0], stride=s[0], padding=p[0], ceil_mode=mode),
+                output_size(w, k[1], stride=s[1], padding=p[1], ceil_mode=mode))
 
     def windows(self):
         return [(self.kernel_size[0], self.stride[0], 1)]
 
     def extra_repr(self):
         text = f"kernel_size={self.kernel_size}, stride={self.stride}"
+        text += f", padding={self.padding}" if any(self.padding) else ""
         return text + (", ceil_mode=True" if self.ceil_mode else "")
 
 
@@ -345,6 +347,9 @@ class MaxPool2d(_Pool):
     kernel_size : int or (int, int)
     stride : int or (int, int), optional
         Defaults to ``kernel_size``.
+    padding : int or (int, int)
+        Minus infinity added on every side, at most half the window; the
+        stem of ResNet uses ``MaxPool2d(3, 2, 1)``.
     ceil_mode : bool
         Keep a last, partial window (11 -> 6 with size 2), as PyTorch does.
 
@@ -361,19 +366,20 @@ class MaxPool2d(_Pool):
            [13., 15.]])
     """
 
-    def __init__(self, kernel_size, stride=None, *, ceil_mode=False):
-        super().__init__(kernel_size, stride, ceil_mode)
+    def __init__(self, kernel_size, stride=None, padding=0, *, ceil_mode=False):
+        super().__init__(kernel_size, stride, ceil_mode, padding)
 
     def _forward(self, x):
         y, winner = P.max_pool2d_with_indices(x, self.kernel_size, self.stride,
-                                              ceil_mode=self.ceil_mode)
+                                              padding=self.padding, ceil_mode=self.ceil_mode)
         self._cache = (x.shape, winner)
         return y
 
     def _backward(self, dy):
         x_shape, winner = self._cache
         return P.max_pool2d_backward_from_indices(dy, x_shape, winner, self.kernel_size,
-                                                  self.stride, ceil_mode=self.ceil_mode)
+                                                  self.stride, padding=self.padding,
+                                                  ceil_mode=self.ceil_mode)
 
 
 class AvgPool2d(_Pool):
@@ -495,7 +501,7 @@ class GELU(Module):
     def _forward(self, x):
         x = A.as_float(x)
         y, t = A.gelu_with_tanh(x)
-        self._x, self._t = x.copy(), t
+        self._x, self._t = x.copy(order="K"), t
         return y
 
     def _backward(self, dy):

@@ -250,5 +250,13 @@ class Sequential(Module):
         return [w for layer in self for w in layer.windows()]
 
     def __repr__(self):
-        lines = [f"  ({name}): {layer!r}" for name, layer in self._children.items()]
-        return "Sequential(\n" + "\n".join(lines) + "\n)"
+        return _container_repr(self)
+
+
+def _container_repr(container):
+    """``Name(`` then one indented line per child (nested containers indented further), ``)``."""
+    lines = []
+    for name, child in container._children.items():
+        text = repr(child).replace("\n", "\n  ")
+        lines.append(f"  ({name}): {text}")
+    return f"{container.name}(\n" + "\n".join(lines) + "\n)"

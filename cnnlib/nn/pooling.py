@@ -19,22 +19,34 @@ def _geometry(name, size, stride):
     return k, s
 
 
-def _pool_input(name, x, size, stride, ceil_mode, pad_value):
+def _pool_input(name, x, size, stride, ceil_mode, pad_value, padding=0):
     """Validate a pooling call; return the padded input and the geometry.
 
-    Returns ``(xp, kernel, stride, (ho, wo))``. In ceil mode ``xp`` is
-    padded at the bottom and right with ``pad_value`` to fit the last,
-    partial windows.
+    Returns ``(xp, kernel, stride, (ho, wo), pads)``. ``xp`` is padded with
+    ``pad_value`` by ``padding`` on every side and, in ceil mode, further at
+    the bottom and right to fit the last, partial windows; ``pads`` is
+    (top, bottom, left, right).
     """
     check_ndim(name, x, 4, "(N, C, H, W)")
     k, s = _geometry(name, size, stride)
+    p = check_pool_padding(name, padding, k)
     h, w = x.shape[2:]
-    if k[0] > h or k[1] > w:
+    if k[0] > h + 2 * p[0] or k[1] > w + 2 * p[1]:
         raise ValueError(
             f"{name}: pooling window {k[0]}x{k[1]} is larger than the input "
-            f"{h}x{w}")
-    ho, wo, pads = window_geometry(name, x, k, s, (0, 0), ceil_mode)
-    return pad2d(x, pads, pad_value), k, s, (ho, wo)
+            f"{h}x{w}" + (f" padded by {p[0]}x{p[1]}" if any(p) else ""))
+    ho, wo, pads = window_geometry(name, x, k, s, p, ceil_mode)
+    return pad2d(x, pads, pad_value), k, s, (ho, wo), pads
+
+
+def check_pool_padding(name, padding, kernel):
+    """``padding`` as a pair, at most half the window along each axis (PyTorch's rule)."""
+    p = pair(padding, f"{name}: padding", minimum=0)
+    if p[0] > kernel[0] // 2 or p[1] > kernel[1] // 2:
+        raise ValueError(f"{name}: padding {p[0]}x{p[1]} must be at most half the window "
+                         f"{kernel[0]}x{kernel[1]}, so that every window holds an input "
+                         f"element")
+    return p
 
 
 def _lowest(dtype):
@@ -44,13 +56,16 @@ def _lowest(dtype):
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
-def max_pool2d(x, size=2, stride=None, *, ceil_mode=False):
+def max_pool2d(x, size=2, stride=None, *, padding=0, ceil_mode=False):
     """Max pooling over ``size`` windows; ``stride`` defaults to ``size``.
 
     Parameters
     ----------
     x : ndarray, shape (N, C, H, W)
     size, stride : int or (int, int)
+    padding : int or (int, int)
+        Implicit minus infinity on every side, at most half the window, as
+        in PyTorch: padding never wins a window.
     ceil_mode : bool
         Keep a last, partial window at the bottom and right edges.
 
@@ -58,11 +73,11 @@ def max_pool2d(x, size=2, stride=None, *, ceil_mode=False):
     -------
     y : ndarray, shape (N, C, H', W')
     """
-    y, _ = max_pool2d_with_indices(x, size, stride, ceil_mode=ceil_mode)
+    y, _ = max_pool2d_with_indices(x, size, stride, padding=padding, ceil_mode=ceil_mode)
     return y
 
 
-def max_pool2d_with_indices(x, size=2, stride=None, *, ceil_mode=False):
+def max_pool2d_with_indices(x, size=2, stride=None, *, padding=0, ceil_mode=False):
     """Max pooling that also returns which element of each window won.
 
     Returns
@@ -73,8 +88,8 @@ def max_pool2d_with_indices(x, size=2, stride=None, *, ceil_mode=False):
         the first, as in PyTorch).
     """
     x = check_real("max_pool2d", x)
-    xp, k, s, out = _pool_input("max_pool2d", x, size, stride, ceil_mode,
-                                _lowest(x.dtype))
+    xp, k, s, out, _ = _pool_input("max_pool2d", x, size, stride, ceil_mode,
+                                   _lowest(x.dtype), padding)
     views = [shifted(xp, offset, s, out) for offset in offsets(k)]
     y = views[0].copy(order="K")  # "K": keep the input's memory layout
     winner = np.zeros_like(y, dtype=np.min_scalar_type(len(views) - 1))
@@ -87,14 +102,14 @@ def max_pool2d_with_indices(x, size=2, stride=None, *, ceil_mode=False):
     return y, winner
 
 
-def max_pool2d_backward(dy, x, size=2, stride=None, *, ceil_mode=False):
+def max_pool2d_backward(dy, x, size=2, stride=None, *, padding=0, ceil_mode=False):
     """Route each output gradient to the element that won its window.
 
     Parameters
     ----------
     dy : ndarray, shape (N, C, H', W')
     x : ndarray, shape (N, C, H, W)
-    size, stride, ceil_mode : as for :func:`max_pool2d`
+    size, stride, padding, ceil_mode : as for :func:`max_pool2d`
 
     Returns
     -------
@@ -102,13 +117,13 @@ def max_pool2d_backward(dy, x, size=2, stride=None, *, ceil_mode=False):
     """
     x = check_real("max_pool2d_backward", x)
     check_ndim("max_pool2d_backward", x, 4, "(N, C, H, W)")
-    _, winner = max_pool2d_with_indices(x, size, stride, ceil_mode=ceil_mode)
+    _, winner = max_pool2d_with_indices(x, size, stride, padding=padding, ceil_mode=ceil_mode)
     return max_pool2d_backward_from_indices(dy, x.shape, winner, size, stride,
-                                            ceil_mode=ceil_mode)
+                                            padding=padding, ceil_mode=ceil_mode)
 
 
 def max_pool2d_backward_from_indices(dy, x_shape, winner, size=2, stride=None, *,
-                                     ceil_mode=False):
+                                     padding=0, ceil_mode=False):
     """:func:`max_pool2d_backward` given the winners from :func:`max_pool2d_with_indices`.
 
     Parameters
@@ -127,12 +142,16 @@ def max_pool2d_backward_from_indices(dy, x_shape, winner, size=2, stride=None, *
                          f"output had {winner.shape}")
     k, s = _geometry("max_pool2d", size, stride)
     n, c, h, w = x_shape
-    ho, wo, pads = window_geometry("max_pool2d", np.empty((0, 0, h, w)), k, s, (0, 0),
-                                   ceil_mode)
+    p = check_pool_padding("max_pool2d", padding, k)
+    ho, wo, pads = window_geometry("max_pool2d", np.empty((0, 0, h, w)), k, s, p, ceil_mode)
     if dy.shape != (n, c, ho, wo):
         raise ValueError(f"max_pool2d_backward: gradient has shape {dy.shape} but the output "
                          f"had {(n, c, ho, wo)}")
-    dxp = np.zeros_like(dy, shape=(n, c, h + pads[1], w + pads[3]))
+    if np.argsort(winner.strides).tolist() != np.argsort(dy.strides).tolist():
+        # Comparing arrays of different memory layouts is several times slower
+        # than copying the small uint8 winners into dy's layout first.
+        winner = _copy_like(winner, dy)
+    dxp = np.zeros_like(dy, shape=(n, c, h + pads[0] + pads[1], w + pads[2] + pads[3]))
     overlapping = s[0] < k[0] or s[1] < k[1]
     for index, offset in enumerate(offsets(k)):
         target = shifted(dxp, offset, s, (ho, wo))
@@ -140,7 +159,14 @@ def max_pool2d_backward_from_indices(dy, x_shape, winner, size=2, stride=None, *
             target += (winner == index) * dy
         else:  # each input element is in at most one window: write, do not add
             np.multiply(winner == index, dy, out=target)
-    return dxp[:, :, :h, :w]
+    return dxp[:, :, pads[0]: pads[0] + h, pads[2]: pads[2] + w]
+
+
+def _copy_like(a, like):
+    """A copy of ``a`` laid out in memory like ``like`` (same shape)."""
+    out = np.empty_like(like, dtype=a.dtype)
+    out[...] = a
+    return out
 
 
 def avg_pool2d(x, size=2, stride=None):
@@ -156,7 +182,7 @@ def avg_pool2d(x, size=2, stride=None):
     y : ndarray, shape (N, C, H', W')
     """
     x = check_real("avg_pool2d", x)
-    xp, k, s, out = _pool_input("avg_pool2d", x, size, stride, False, 0)
+    xp, k, s, out, _ = _pool_input("avg_pool2d", x, size, stride, False, 0)
     if xp.dtype.kind != "f":
         xp = xp.astype(np.float64)
     total = sum(shifted(xp, offset, s, out) for offset in offsets(k))

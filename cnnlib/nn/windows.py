@@ -16,6 +16,7 @@ splits the output rows into chunks that fit a memory budget.
 """
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -385,3 +386,30 @@ def row_blocks(rows, geo):
     blocks = np.moveaxis(windows, -1, 2)  # (g, R, KH, Cg, KW, W', N)
     k = geo.kh * geo.c // geo.groups * geo.kw
     return blocks.reshape(*blocks.shape[:2], k, geo.wo * geo.n)
+
+
+def grow_receptive_field(windows, start=(1, 1)):
+    """(size, jump) before and after each window of ``windows``, by the rule of
+    :func:`cnnlib.tools.shapes.receptive_field`.
+
+    Parameters
+    ----------
+    windows : list of (kernel, stride, dilation)
+    start : (size, jump) before the first window
+
+    Returns
+    -------
+    list of (size, jump), ``len(windows) + 1`` long, starting with ``start``
+    """
+    size, jump = start
+    out = [(size, jump)]
+    for k, s, d in windows:
+        size = _exact(size + d * (k - 1) * jump)
+        jump = _exact(jump * s)
+        out.append((size, jump))
+    return out
+
+
+def _exact(value):
+    """A whole Fraction as an int; anything else unchanged."""
+    return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value

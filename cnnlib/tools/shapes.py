@@ -1,12 +1,12 @@
 """Dimension tracking: output shapes, parameter counts, MACs, memory, receptive field."""
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
 from cnnlib.checks import check_shape
 from cnnlib.nn.module import Module, Sequential
+from cnnlib.nn.windows import grow_receptive_field
 
 
 @dataclass
@@ -178,33 +178,6 @@ def receptive_field(model, input_shape=None):
 def _with_batch(shape):
     shape = tuple(shape)
     return (1,) + shape if len(shape) in (1, 3) else shape
-
-
-def grow_receptive_field(windows, start=(1, 1)):
-    """(size, jump) before and after each window of ``windows``, by the rule of
-    :func:`receptive_field`.
-
-    Parameters
-    ----------
-    windows : list of (kernel, stride, dilation)
-    start : (size, jump) before the first window
-
-    Returns
-    -------
-    list of (size, jump), ``len(windows) + 1`` long, starting with ``start``
-    """
-    size, jump = start
-    out = [(size, jump)]
-    for k, s, d in windows:
-        size = _exact(size + d * (k - 1) * jump)
-        jump = _exact(jump * s)
-        out.append((size, jump))
-    return out
-
-
-def _exact(value):
-    """A whole Fraction as an int; anything else unchanged."""
-    return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
 
 
 def receptive_field_units(windows):
