@@ -32,9 +32,9 @@ from cnnlib.optim import Adam
 from cnnlib.train import cosine_schedule, evaluate, fit, write_json
 
 MODELS = {
-    "small_cnn": (fashion_cnn, CrossEntropyLoss, True, 20),
+    "small_cnn": (fashion_cnn, CrossEntropyLoss, True, 24),
     "letters_cnn": (letters_cnn, NLLLoss, False, 12),
-    "resnet": (fashion_resnet, CrossEntropyLoss, True, 10),
+    "resnet": (fashion_resnet, CrossEntropyLoss, True, 16),
 }
 """Model name -> (builder, loss, trained with random crops and flips, epochs)."""
 
