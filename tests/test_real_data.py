@@ -93,3 +93,22 @@ def test_compare_blocks_trains_every_network_on_the_same_batches(tmp_path, rng, 
         model, history = compare_blocks.train_network(build, x, y, seed=1, epochs=1)
         assert entry["runs"][1]["loss"] == history.loss
         assert entry["runs"][1]["test_acc"] == cnnlib.train.evaluate(model, x_test, y_test)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--train", "5"], "argument --train: 5 is not a whole number from 10 to 50000"),
+    (["--epochs", "0"], "argument --epochs: 0 is not a whole number of at least 1"),
+    (["--seeds", "two"], "argument --seeds: two is not a whole number of at least 1"),
+])
+def test_compare_blocks_refuses_bad_arguments_before_loading_data(argv, message, capsys,
+                                                                  tmp_path):
+    with pytest.raises(SystemExit):
+        compare_blocks.main(argv + ["--out", str(tmp_path / "out.json")])
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_training_commands_refuse_bad_counts(capsys):
+    with pytest.raises(SystemExit):
+        train_fashion.main(["--batch-size", "0"])
+    assert "argument --batch-size: 0 is not a whole number of at least 1" in capsys.readouterr().err

@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
+from cnnlib.book.cli import whole
 from cnnlib.data import fashion_mnist
 from cnnlib.losses import CrossEntropyLoss
 from cnnlib.models import small_bottleneck_resnet, small_cnn, small_gap_net, small_separable_net
@@ -66,10 +67,11 @@ def main(argv=None):
     parser.add_argument("--out", default=None,
                         help="output file (default: book/results/blocks_comparison_E_epochs.json)")
     parser.add_argument("--data", default=None, help="Fashion-MNIST folder (default: search)")
-    parser.add_argument("--train", type=int, default=6000, help="training images")
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0, 1, ..., SEEDS - 1")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    parser.add_argument("--train", type=whole(10, 50_000), default=6000,
+                        help="training images, at least one per class")
+    parser.add_argument("--epochs", type=whole(1), default=4)
+    parser.add_argument("--seeds", type=whole(1), default=3, help="seeds 0, 1, ..., SEEDS - 1")
+    parser.add_argument("--threads", type=whole(1), default=1, help="BLAS threads")
     args = parser.parse_args(argv)
     with threadpool_limits(args.threads, user_api="blas"):
         run(args)

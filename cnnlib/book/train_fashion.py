@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
+from cnnlib.book.cli import whole
 from cnnlib.data import crop_and_flip, fashion_mnist
 from cnnlib.io import save_weights
 from cnnlib.losses import CrossEntropyLoss, NLLLoss
@@ -79,16 +80,16 @@ def main(argv=None):
                         help="folder with the four Fashion-MNIST files (default: the search "
                              "order of cnnlib.data.fashion_mnist)")
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
-    parser.add_argument("--epochs", type=int, default=0,
+    parser.add_argument("--epochs", type=whole(0), default=0,
                         help="epochs for every model (default: each model's own, see MODELS)")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=whole(1), default=128)
     parser.add_argument("--lr", type=float, default=2e-3,
                         help="Adam's learning rate at the start of the cosine")
-    parser.add_argument("--val", type=int, default=5000, help="validation images")
-    parser.add_argument("--limit", type=int, default=0,
+    parser.add_argument("--val", type=whole(10), default=5000, help="validation images")
+    parser.add_argument("--limit", type=whole(0), default=0,
                         help="use only the first N training images (for quick checks)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    parser.add_argument("--seed", type=whole(0), default=0)
+    parser.add_argument("--threads", type=whole(1), default=1, help="BLAS threads")
     args = parser.parse_args(argv)
     with threadpool_limits(args.threads, user_api="blas"):
         run(args)

@@ -20,6 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from cnnlib.book import datasets
+from cnnlib.book.cli import whole
 from cnnlib.book.experiments import lr_sweep, pick_rate
 from cnnlib.data import emnist_letters
 from cnnlib.data.augment import random_shift
@@ -99,23 +100,23 @@ def main(argv=None):
     """Parse the command line and train."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="book/results", help="output directory")
-    parser.add_argument("--epochs", type=int, default=15,
+    parser.add_argument("--epochs", type=whole(1), default=15,
                         help="most epochs for every model (early stopping usually ends sooner)")
-    parser.add_argument("--patience", type=int, default=3,
+    parser.add_argument("--patience", type=whole(1), default=3,
                         help="stop after this many epochs without a lower validation loss")
-    parser.add_argument("--seed", type=int, default=0, help="seeds weights and shuffling")
-    parser.add_argument("--per-glyph", type=int, default=12,
+    parser.add_argument("--seed", type=whole(0), default=0, help="seeds weights and shuffling")
+    parser.add_argument("--per-glyph", type=whole(1), default=12,
                         help="renderings of each training (font, character) pair")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=whole(1), default=64)
     parser.add_argument("--rates", type=float, nargs="+", default=list(RATES),
                         help="Adam learning rates of the sweep")
-    parser.add_argument("--sweep-epochs", type=int, default=2, help="epochs of each sweep run")
-    parser.add_argument("--sweep-size", type=int, default=3000,
+    parser.add_argument("--sweep-epochs", type=whole(1), default=2, help="epochs of each sweep run")
+    parser.add_argument("--sweep-size", type=whole(10), default=3000,
                         help="training images used by the sweep")
-    parser.add_argument("--max-shift", type=int, default=2,
+    parser.add_argument("--max-shift", type=whole(0), default=2,
                         help="largest random shift (pixels) in the augmented runs")
     parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--threads", type=whole(1), default=1,
                         help="BLAS threads; with these small matrices one is usually fastest")
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     parser.add_argument("--emnist", default=None, metavar="DIR",

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from cnnlib.book.cli import whole
 from cnnlib.book.experiments import resnet_digits, train_deep
 from cnnlib.models import plain_net, small_resnet
 from cnnlib.train import write_json
@@ -27,11 +28,11 @@ def main(argv=None):
     """Parse the command line and run every seed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="book/results/resnet_seeds.json")
-    parser.add_argument("--seeds", type=int, default=10, help="seeds 0, 1, ..., SEEDS - 1")
-    parser.add_argument("--eval-at", type=int, nargs="+", default=[150, 600],
+    parser.add_argument("--seeds", type=whole(1), default=10, help="seeds 0, 1, ..., SEEDS - 1")
+    parser.add_argument("--eval-at", type=whole(1), nargs="+", default=[150, 600],
                         help="step counts at which to measure the test accuracy; the last is "
                              "the length of each run")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    parser.add_argument("--threads", type=whole(1), default=1, help="BLAS threads")
     args = parser.parse_args(argv)
     with threadpool_limits(args.threads, user_api="blas"):
         run(args)
