@@ -20,6 +20,10 @@ def _arrow(ax, start, end):
                             "shrinkA": 0, "shrinkB": 0})
 
 
+def _line(ax, start, end):
+    ax.plot([start[0], end[0]], [start[1], end[1]], color="0.25", linewidth=0.8)
+
+
 def block_diagram(ax, columns, *, join="concat", input_label="input", title=None,
                   colours=None):
     """Draw a block of parallel paths that start at one input and meet at ``join``.
@@ -45,27 +49,24 @@ def block_diagram(ax, columns, *, join="concat", input_label="input", title=None
     _box(ax, 0, top, input_label, "0.92")
     for x, layers, colour in zip(xs, columns, colours):
         ys = [top - (i + 1) * (depth + 1) / (len(layers) + 1) for i in range(len(layers))]
-        points = [(0, top - BOX_HEIGHT / 2)] if x == 0 else [(0, top - BOX_HEIGHT / 2),
-                                                              (x, top - BOX_HEIGHT)]
-        if x != 0:
-            ax.plot([0, x], [top - BOX_HEIGHT / 2, top - BOX_HEIGHT], color="0.25", lw=0.8)
-        start = points[-1]
+        start = (x, top - BOX_HEIGHT / 2)
+        if x != 0:  # a side path leaves the input box's centre and turns down
+            start = (x, top - BOX_HEIGHT)
+            _line(ax, (0, top - BOX_HEIGHT / 2), start)
         for y, label in zip(ys, layers):
             _arrow(ax, start, (x, y + BOX_HEIGHT / 2))
             _box(ax, x, y, label, _lighter(colour))
             start = (x, y - BOX_HEIGHT / 2)
-        end = (0, bottom + BOX_HEIGHT / 2) if join else (x, bottom + BOX_HEIGHT / 2)
-        if x != 0 and join:
-            ax.plot([start[0], x], [start[1], bottom + BOX_HEIGHT], color="0.25", lw=0.8)
-            _arrow(ax, (x, bottom + BOX_HEIGHT), end)
+        if join and x != 0:
+            _line(ax, start, (x, bottom + BOX_HEIGHT))
+            _arrow(ax, (x, bottom + BOX_HEIGHT), (0, bottom + BOX_HEIGHT / 2))
         elif join:
-            _arrow(ax, start, end)
+            _arrow(ax, start, (0, bottom + BOX_HEIGHT / 2))
     if join:
         _box(ax, 0, bottom, join, "0.92")
     half = max(xs[-1], 0) + BOX_WIDTH / 2 + 0.05
     ax.set_xlim(-half, half)
     ax.set_ylim(bottom - BOX_HEIGHT, top + BOX_HEIGHT)
-    ax.set_aspect("auto")
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=9)
