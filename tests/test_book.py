@@ -478,6 +478,15 @@ def _check_viewer(viewer):
             m = F.output_size(s["n"], s["kernel"], **args)
             ok = (values["output"] == m and f"output {m} × {m}" in caption
                   and values["starts"] == window_starts(s["n"], s["kernel"], **args).tolist())
+        elif names == ["kernel", "stride", "padding"]:
+            size = F.conv_transpose_output_size(4, s["kernel"], stride=s["stride"],
+                                                padding=s["padding"])
+            ones = F.conv_transpose2d(np.ones((1, 1, 12, 12)), np.ones((1, 1, s["kernel"],
+                                                                          s["kernel"])),
+                                      stride=s["stride"])[0, 0, 0]
+            inside = set(ones[s["kernel"] - 1: 11 * s["stride"] + 1].astype(int).tolist())
+            ok = (values["output"] == size and f"output {size}×{size}" in caption
+                  and inside == {values["low"], values["high"]})
         else:
             pytest.fail(f"no cnnlib check for a viewer with controls {names}: add one here")
         if not ok:
