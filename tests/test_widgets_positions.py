@@ -81,7 +81,7 @@ def test_explorer_redraws_and_explains_impossible_settings(agg):
     ex.sliders["kernel"].value = 6       # larger than the input: a message, not an error
     assert "larger than the padded input" in ex.label.value
     ex.sliders["padding"].value = 2      # padding makes it fit again
-    ex.ceil.value = True
+    ex.checkboxes["ceil_mode"].value = True
     assert "output 2 × 2" in ex.label.value and "ceil mode" in ex.label.value
     assert ex.picture.value != first
 

@@ -1,12 +1,10 @@
 """Where sliding windows land: their positions, an explorer (live and static), receptive fields."""
 
-import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from cnnlib.book.viewer import (Control, Frame, StaticViewer, figure_data_uri, figure_png,
-                                 live_and_static)
+from cnnlib.book.widgets.sliders import SliderExplorer
 from cnnlib.nn.windows import coverage, window_starts
 from cnnlib.tools.shapes import grow_receptive_field, receptive_field_units
 
@@ -116,7 +114,7 @@ def describe_positions(n, kernel, stride, padding, ceil_mode):
     return text, {"output": m, "starts": starts.tolist(), "unread": unread}
 
 
-class PositionsExplorer:
+class PositionsExplorer(SliderExplorer):
     """Sliders for input size, kernel, stride, padding and ceil mode over :func:`draw_positions`.
 
     In a notebook it is a live ipywidget; on a web page, a
@@ -129,72 +127,21 @@ class PositionsExplorer:
         The setting shown first.
     """
 
+    SLIDERS = {"n": ("input size n", 2, 10), "kernel": ("kernel k", 1, 6),
+               "stride": ("stride s", 1, 4), "padding": ("padding p", 0, 3)}
+    CHECKBOXES = {"ceil_mode": "ceil mode"}
+    STATIC_GRID = STATIC_GRID
+    ALT = "Every position of the kernel on the padded input. "
+
     def __init__(self, n=5, kernel=3, stride=1, padding=0):
-        style = {"description_width": "initial"}
-        self.sliders = {
-            "n": widgets.IntSlider(n, min=2, max=10, description="input size n", style=style),
-            "kernel": widgets.IntSlider(kernel, min=1, max=6, description="kernel k",
-                                        style=style),
-            "stride": widgets.IntSlider(stride, min=1, max=4, description="stride s",
-                                        style=style),
-            "padding": widgets.IntSlider(padding, min=0, max=3, description="padding p",
-                                         style=style),
-        }
-        self.initial = {"n": n, "kernel": kernel, "stride": stride, "padding": padding}
-        self.ceil = widgets.Checkbox(False, description="ceil mode")
-        self.label = widgets.HTML()
-        self.picture = widgets.Image(format="png")
-        for control in [*self.sliders.values(), self.ceil]:
-            control.observe(self.redraw, names="value")
-        controls = widgets.VBox([*self.sliders.values(), self.ceil])
-        self.box = widgets.VBox([widgets.HBox([controls, self.picture],
-                                              layout=widgets.Layout(flex_flow="row wrap")),
-                                 self.label])
-        self.redraw()
+        super().__init__(n=n, kernel=kernel, stride=stride, padding=padding)
+
+    describe = staticmethod(describe_positions)
 
     @staticmethod
-    def figure(n, kernel, stride, padding, ceil_mode):
-        """The explorer's picture for one setting, or the reason it is impossible."""
-        fig = plt.figure(figsize=(3.4, 3.4), dpi=100)
-        ax = fig.add_axes([0.01, 0.01, 0.98, 0.98])
-        try:
-            draw_positions(ax, n, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
-                           title=False, fontsize=10)
-        except ValueError as err:
-            ax.axis("off")
-            ax.text(0.5, 0.5, str(err).split(": ", 1)[1], ha="center", va="center", wrap=True,
-                    fontsize=11)
-        return fig
-
-    def redraw(self, change=None):
-        """Redraw the figure and the caption for the sliders' setting."""
-        setting = {name: s.value for name, s in self.sliders.items()}
-        try:
-            text, _ = describe_positions(**setting, ceil_mode=self.ceil.value)
-        except ValueError as err:
-            text = str(err).split(": ", 1)[1]
-        self.label.value = text
-        fig = self.figure(**setting, ceil_mode=self.ceil.value)
-        self.picture.value = figure_png(fig, colors=32)
-
-    def _frame(self, setting):
-        text, values = describe_positions(**setting)
-        return Frame(figure_data_uri(self.figure(**setting), colors=32), caption=text,
-                     values=values, alt="Every position of the kernel on the padded input. "
-                     + text)
-
-    def static(self):
-        """The web page's form: every setting of :data:`STATIC_GRID`, ceil mode off and on."""
-        labels = {"n": "input size n", "kernel": "kernel k", "stride": "stride s",
-                  "padding": "padding p"}
-        controls = [Control(name, values, label=labels[name],
-                            initial=self.initial[name] if self.initial[name] in values else None)
-                    for name, values in STATIC_GRID.items()]
-        controls.append(Control("ceil_mode", (False, True), kind="checkbox", label="ceil mode"))
-        return StaticViewer(controls, self._frame)
-
-    def _repr_mimebundle_(self, **kwargs):
-        return live_and_static(self.box, self.static().html())
+    def draw(ax, n, kernel, stride, padding, ceil_mode):
+        draw_positions(ax, n, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
+                       title=False, fontsize=10)
 
 
 def draw_receptive_field(layers, *, margin=2, ax=None):

@@ -1,12 +1,9 @@
 """How a transposed convolution's stamps overlap: an explorer over kernel, stride and padding."""
 
-import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
 
 from cnnlib import functional as F
-from cnnlib.book.viewer import (Control, Frame, StaticViewer, figure_data_uri, figure_png,
-                                 live_and_static)
+from cnnlib.book.widgets.sliders import SliderExplorer
 
 INPUT_SIZE = 4
 """The explorer upsamples a 4x4 input of ones."""
@@ -67,7 +64,7 @@ def draw_stamps(ax, kernel, stride, padding):
     ax.set_yticks([])
 
 
-class StampExplorer:
+class StampExplorer(SliderExplorer):
     """Sliders for kernel, stride and padding over :func:`draw_stamps`.
 
     In a notebook it is a live ipywidget; on a web page, a
@@ -79,62 +76,14 @@ class StampExplorer:
         The setting shown first.
     """
 
+    SLIDERS = {"kernel": ("kernel k", 1, 6), "stride": ("stride s", 1, 4),
+               "padding": ("padding p", 0, 2)}
+    STATIC_GRID = STATIC_GRID
+    FIGSIZE = 3.2
+    ALT = "Stamps per output pixel. "
+
     def __init__(self, kernel=3, stride=2, padding=0):
-        style = {"description_width": "initial"}
-        self.sliders = {
-            "kernel": widgets.IntSlider(kernel, min=1, max=6, description="kernel k",
-                                        style=style),
-            "stride": widgets.IntSlider(stride, min=1, max=4, description="stride s",
-                                        style=style),
-            "padding": widgets.IntSlider(padding, min=0, max=2, description="padding p",
-                                         style=style),
-        }
-        self.initial = {"kernel": kernel, "stride": stride, "padding": padding}
-        self.label = widgets.HTML()
-        self.picture = widgets.Image(format="png")
-        for control in self.sliders.values():
-            control.observe(self.redraw, names="value")
-        self.box = widgets.VBox([widgets.HBox([widgets.VBox(list(self.sliders.values())),
-                                               self.picture],
-                                              layout=widgets.Layout(flex_flow="row wrap")),
-                                 self.label])
-        self.redraw()
+        super().__init__(kernel=kernel, stride=stride, padding=padding)
 
-    @staticmethod
-    def figure(kernel, stride, padding):
-        """The explorer's picture for one setting, or the reason it is impossible."""
-        fig = plt.figure(figsize=(3.2, 3.2), dpi=100)
-        ax = fig.add_axes([0.02, 0.02, 0.96, 0.96])
-        try:
-            draw_stamps(ax, kernel, stride, padding)
-        except ValueError as err:
-            ax.axis("off")
-            ax.text(0.5, 0.5, str(err).split(": ", 1)[1], ha="center", va="center", wrap=True,
-                    fontsize=10)
-        return fig
-
-    def redraw(self, change=None):
-        """Redraw the figure and the caption for the sliders' setting."""
-        setting = {name: s.value for name, s in self.sliders.items()}
-        try:
-            text, _ = describe_stamps(**setting)
-        except ValueError as err:
-            text = str(err).split(": ", 1)[1]
-        self.label.value = text
-        self.picture.value = figure_png(self.figure(**setting), colors=32)
-
-    def _frame(self, setting):
-        text, values = describe_stamps(**setting)
-        return Frame(figure_data_uri(self.figure(**setting), colors=32), caption=text,
-                     values=values, alt="Stamps per output pixel. " + text)
-
-    def static(self):
-        """The web page's form: every setting of :data:`STATIC_GRID`."""
-        labels = {"kernel": "kernel k", "stride": "stride s", "padding": "padding p"}
-        controls = [Control(name, values, label=labels[name],
-                            initial=self.initial[name] if self.initial[name] in values else None)
-                    for name, values in STATIC_GRID.items()]
-        return StaticViewer(controls, self._frame)
-
-    def _repr_mimebundle_(self, **kwargs):
-        return live_and_static(self.box, self.static().html())
+    describe = staticmethod(describe_stamps)
+    draw = staticmethod(draw_stamps)
