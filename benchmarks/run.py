@@ -13,7 +13,9 @@ take seconds per batch.
 The letters part prints each convolution and pooling layer of the letters
 network, one SGD training step, and an epoch of a Fashion-MNIST-sized set
 (60,000 images of 28x28, batch 64) estimated from consecutive steps on
-fresh batches. The scaling part is :mod:`conv_scaling` (see there).
+fresh batches. The step and the epoch run once as one Python thread (BLAS
+with ``--threads`` threads), and once split over ``--threads`` workers by
+:class:`cnnlib.parallel.DataParallel` (one BLAS thread each). The scaling part is :mod:`conv_scaling` (see there).
 """
 
 import argparse
@@ -27,6 +29,7 @@ from threadpoolctl import threadpool_limits
 
 import cnnlib
 from cnnlib.book.reference import conv2d_naive
+from cnnlib.parallel import DataParallel
 from cnnlib.models import letters_cnn
 from cnnlib.tools.timing import matmul_peak, paired_medians
 
@@ -130,6 +133,17 @@ def ours_step(model, lr=0.01):
     return step
 
 
+def parallel_step(model, workers, lr=0.01):
+    """The same step split over ``workers`` threads by :class:`cnnlib.parallel.DataParallel`."""
+    loss, opt = cnnlib.NLLLoss(), cnnlib.SGD(model, lr=lr)
+    parallel = DataParallel(model, workers)
+
+    def step(x, labels):
+        parallel(loss, opt, x, labels)
+
+    return step
+
+
 def theirs_step(twin, lr=0.01):
     """The same step in PyTorch, on NumPy arrays."""
     loss, opt = torch.nn.NLLLoss(), torch.optim.SGD(twin.parameters(), lr=lr)
@@ -142,14 +156,24 @@ def theirs_step(twin, lr=0.01):
     return step
 
 
-def step_times(model, twin, x, labels):
-    """Median time of one SGD training step (forward, backward, update) on one batch."""
-    steps = [ours_step(model)] + ([theirs_step(twin)] if twin is not None else [])
-    fns = [lambda step=step: step(x, labels) for step in steps]
-    return (paired_medians(fns, STEP_REPEAT) + [None])[:2]
+def our_steps(model, workers):
+    """cnnlib's step on one thread, and (with ``workers`` > 1) split over that many threads."""
+    steps = [ours_step(model)]
+    return steps + [parallel_step(model, workers)] if workers > 1 else steps + [None]
 
 
-def epoch_estimates(rng):
+def step_times(model, twin, x, labels, workers):
+    """Median times of one SGD step (forward, backward, update) on one batch.
+
+    Returns (cnnlib, cnnlib with ``workers`` threads or None, PyTorch or None).
+    """
+    steps = our_steps(model, workers) + [theirs_step(twin) if twin is not None else None]
+    fns = [lambda step=step: step(x, labels) for step in steps if step is not None]
+    times = iter(paired_medians(fns, STEP_REPEAT))
+    return [None if step is None else next(times) for step in steps]
+
+
+def epoch_estimates(rng, workers):
     """Seconds for one epoch of 60,000 28x28 images at batch 64, from consecutive steps.
 
     Each step takes the next batch of a shuffled float32 training set (so
@@ -162,11 +186,13 @@ def epoch_estimates(rng):
     y_all = rng.integers(0, 10, n)
     model = letters_cnn(10, rng=rng, dtype=np.float32)
     model[0].needs_input_grad = False
-    steps = [ours_step(model)]
-    if torch is not None:
-        steps.append(theirs_step(torch_twin(model, 10)))
+    steps = our_steps(model, workers)
+    steps.append(theirs_step(torch_twin(model, 10)) if torch is not None else None)
     results = []
     for step in steps:
+        if step is None:
+            results.append(None)
+            continue
         order = rng.permutation(n)
         step(x_all[:BATCH], y_all[:BATCH])  # warm up
         start = time.perf_counter()
@@ -175,10 +201,10 @@ def epoch_estimates(rng):
             step(x_all[idx], y_all[idx])
         per_step = (time.perf_counter() - start) / EPOCH_STEPS_TIMED
         results.append(per_step * math.ceil(EPOCH_IMAGES / BATCH))
-    return (results + [None])[:2]
+    return results
 
 
-def letters(rng, peak):
+def letters(rng, peak, workers):
     model = letters_cnn(rng=rng, dtype=np.float32)
     model[0].needs_input_grad = False  # the data needs no gradient (PyTorch skips it too)
     x = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
@@ -194,14 +220,21 @@ def letters(rng, peak):
         speedup = "" if naive is None else f"{naive / fwd:.0f}x"
         print(f"{label:34s} {ms(fwd):>7s} {ms(both):>8s} {ms(naive):>10s} {ms(theirs):>10s} "
               f"{speedup:>10s} {ratio(both, theirs):>9s}")
-    ours, theirs = step_times(model, twin, x, labels)
+    ours, split, theirs = step_times(model, twin, x, labels, workers)
     print("-" * len(head))
+    split_label = f"  the same, {workers} workers"
     print(f"{'training step (with SGD update)':34s} {'':>7s} {ms(ours):>8s} {'':>10s} "
           f"{ms(theirs):>10s} {'':>10s} {ratio(ours, theirs):>9s}")
-    ours_epoch, theirs_epoch = epoch_estimates(rng)
+    if split is not None:
+        print(f"{split_label:34s} {'':>7s} {ms(split):>8s} {'':>10s} "
+              f"{ms(theirs):>10s} {'':>10s} {ratio(split, theirs):>9s}")
+    ours_epoch, split_epoch, theirs_epoch = epoch_estimates(rng, workers)
     s = lambda t: "" if t is None else f"{t:.1f} s"  # noqa: E731
     print(f"{'Fashion-MNIST-sized epoch':34s} {'':>7s} {s(ours_epoch):>8s} {'':>10s} "
           f"{s(theirs_epoch):>10s} {'':>10s} {ratio(ours_epoch, theirs_epoch):>9s}")
+    if split_epoch is not None:
+        print(f"{split_label:34s} {'':>7s} {s(split_epoch):>8s} {'':>10s} "
+              f"{s(theirs_epoch):>10s} {'':>10s} {ratio(split_epoch, theirs_epoch):>9s}")
 
     conv2_in = (BATCH, 32, 13, 13)
     flops = 3 * 2 * model[3].macs(conv2_in)  # forward, weight gradient, input gradient
@@ -214,6 +247,10 @@ def letters(rng, peak):
           "forward;")
     print("'vs torch' is cnnlib's time over PyTorch's (below 1 means cnnlib is faster). "
           "The first convolution skips its input gradient in both libraries.")
+    if workers > 1:
+        print(f"'{workers} workers': cnnlib.parallel.DataParallel splits each batch over "
+              f"{workers} threads, one replica and one BLAS thread each; PyTorch uses "
+              f"{workers} threads.")
     print(f"The epoch row: {EPOCH_STEPS_TIMED} consecutive SGD steps on shuffled batches of a "
           f"float32 set, scaled to {math.ceil(EPOCH_IMAGES / BATCH)} steps (10 classes).\n")
 
@@ -242,7 +279,7 @@ def run(args):
     print("float32 matmul: " + ", ".join(f"{n}x{n} {g:.1f} GFLOP/s" for n, g in peaks.items())
           + f"; peak taken as {peak:.1f} GFLOP/s\n")
     if args.part in ("all", "letters"):
-        letters(rng, peak)
+        letters(rng, peak, args.threads)
     if args.part in ("all", "scaling"):
         conv_scaling.main(torch)
 

@@ -4,7 +4,7 @@ The core needs only NumPy. The chapters' helpers live in :mod:`cnnlib.book`,
 which needs the ``[book]`` extra.
 """
 
-from cnnlib import data, functional, init, models, nn, tools, train
+from cnnlib import data, functional, init, models, nn, parallel, tools, train
 from cnnlib.autograd import Value
 from cnnlib.io import load_weights, save_weights
 from cnnlib.losses import CrossEntropyLoss, MSELoss, NLLLoss
@@ -12,11 +12,13 @@ from cnnlib.nn import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Bottleneck, Br
                        Conv2d, ConvTranspose2d, Dropout, Flatten, GELU, Identity, Linear,
                        LogSoftmax, MaxPool2d, Module, ReLU, ResidualBlock, Sequential)
 from cnnlib.optim import SGD, Adam
+from cnnlib.parallel import DataParallel
 from cnnlib.tools import gradcheck, shapes
 from cnnlib.tools.shapes import receptive_field, summary
 
 __all__ = [
-    "data", "functional", "gradcheck", "init", "models", "nn", "shapes", "tools", "train",
+    "data", "functional", "gradcheck", "init", "models", "nn", "parallel", "shapes", "tools",
+    "train", "DataParallel",
     "Value", "load_weights", "save_weights",
     "AvgPool2d", "Conv2d", "Flatten", "GELU", "Identity", "Linear", "LogSoftmax", "MaxPool2d",
     "ReLU", "CrossEntropyLoss", "MSELoss", "NLLLoss", "Module", "Sequential", "BatchNorm2d",

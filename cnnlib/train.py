@@ -11,6 +11,7 @@ import numpy as np
 
 from cnnlib.checks import check_int, check_number, check_real, check_rng, readable_by_all
 from cnnlib.losses import check_labels
+from cnnlib.parallel import DataParallel
 
 
 @dataclass
@@ -153,7 +154,7 @@ def _check_fit_data(x, y, x_val, y_val):
 
 
 def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
-        y_val=None, patience=None, transform=None, lr_schedule=None, verbose=True):
+        y_val=None, patience=None, transform=None, lr_schedule=None, workers=1, verbose=True):
     """Train a classifier with shuffled minibatches, one :func:`train_step` per batch.
 
     Everything is validated before the first update: the data's lengths,
@@ -180,6 +181,9 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
     lr_schedule : callable, optional
         ``lr_schedule(epoch) -> lr``, the optimiser's learning rate for each
         epoch (counted from 0); e.g. :func:`cosine_schedule`.
+    workers : int
+        Threads that share each batch (:class:`cnnlib.parallel.DataParallel`,
+        which needs threadpoolctl); 1 runs :func:`train_step`.
     verbose : bool
         Print one line per epoch.
 
@@ -189,6 +193,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
     """
     epochs = check_int("fit: epochs", epochs, minimum=0)
     batch_size = _check_batch_size("fit", batch_size)
+    workers = check_int("fit: workers", workers)
     check_rng("fit", rng)
     if patience is not None:
         patience = check_int("fit: patience", patience)
@@ -199,10 +204,11 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
     y = check_labels("fit", y, len(x), k)
     if x_val is not None:
         y_val = check_labels("fit", y_val, len(x_val), k)
-    history = History()
-    best, best_state = np.inf, None
     if lr_schedule is not None and not callable(lr_schedule):
         raise TypeError("fit: lr_schedule must be a function of the epoch")
+    parallel = DataParallel(model, workers) if workers > 1 else None
+    history = History()
+    best, best_state = np.inf, None
     for epoch in range(epochs):
         start = time.perf_counter()
         if lr_schedule is not None:
@@ -212,7 +218,10 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
         total, correct = 0.0, 0
         for idx in batches(len(x), batch_size, rng=rng):
             xb = x[idx] if transform is None else transform(x[idx], rng)
-            loss, out = train_step(model, loss_fn, optimizer, xb, y[idx])
+            if parallel is None:
+                loss, out = train_step(model, loss_fn, optimizer, xb, y[idx])
+            else:
+                loss, out = parallel(loss_fn, optimizer, xb, y[idx])
             total += loss * len(idx)
             correct += int(np.sum(out.argmax(axis=1) == y[idx]))
         history.loss.append(total / len(x))

@@ -75,6 +75,18 @@ def test_train_fashion_writes_weights_histories_and_the_run_record(tmp_path, rng
         assert len(history.val_loss) == 2 and history.best_epoch in (0, 1)
 
 
+def test_train_fashion_records_the_workers_of_each_model(tmp_path, rng, capsys):
+    fake_fashion(tmp_path / "data", rng, n_train=100, n_test=20)
+    out = tmp_path / "out"
+    argv = ["--out", str(out), "--data", str(tmp_path / "data"), "--val", "20", "--epochs", "1"]
+    train_fashion.main(argv + ["--models", "resnet"])
+    train_fashion.main(argv + ["--models", "small_cnn", "--workers", "2"])
+    assert "26 epochs" not in capsys.readouterr().out
+    run = json.loads((out / "fashion_run.json").read_text())
+    assert run["models"]["resnet"]["workers"] == train_fashion.MODELS["resnet"][4] == 2
+    assert run["models"]["small_cnn"]["workers"] == 2
+
+
 def test_compare_blocks_trains_every_network_on_the_same_batches(tmp_path, rng, capsys):
     fake_fashion(tmp_path / "data", rng)
     out = tmp_path / "blocks.json"
@@ -108,7 +120,11 @@ def test_compare_blocks_refuses_bad_arguments_before_loading_data(argv, message,
     assert not (tmp_path / "out.json").exists()
 
 
-def test_training_commands_refuse_bad_counts(capsys):
+@pytest.mark.parametrize("argv, message", [
+    (["--batch-size", "0"], "argument --batch-size: 0 is not a whole number of at least 1"),
+    (["--workers", "65"], "argument --workers: 65 is not a whole number from 0 to 64"),
+])
+def test_training_commands_refuse_bad_counts(argv, message, capsys):
     with pytest.raises(SystemExit):
-        train_fashion.main(["--batch-size", "0"])
-    assert "argument --batch-size: 0 is not a whole number of at least 1" in capsys.readouterr().err
+        train_fashion.main(argv)
+    assert message in capsys.readouterr().err

@@ -4,8 +4,11 @@ Run as ``python -m cnnlib.book.train_fashion`` (``make train-fashion``). For
 each model NAME it writes ``fashion_NAME.npz`` (weights) and
 ``fashion_NAME.json`` (a :class:`cnnlib.train.History`) to the output folder,
 and adds to ``fashion_run.json`` each model's settings, parameter count, test
-accuracy, wall time and CPU time (with one BLAS thread, the wall time the run
-takes on an otherwise idle machine), with the split sizes and the machine.
+accuracy, wall time and CPU time, with the split sizes and the machine. A
+model trained by one worker (one BLAS thread) uses one core, so its CPU time
+is the wall time it takes on an otherwise idle machine; one trained by two
+workers (:class:`cnnlib.parallel.DataParallel`) uses two cores, and its CPU
+time is up to twice its wall time.
 
 Each model trains with Adam for a fixed number of epochs while the learning
 rate falls from ``--lr`` along a cosine, and keeps the weights of the epoch
@@ -33,17 +36,17 @@ from cnnlib.optim import Adam
 from cnnlib.train import cosine_schedule, evaluate, fit, write_json
 
 MODELS = {
-    "small_cnn": (fashion_cnn, CrossEntropyLoss, True, 24),
-    "letters_cnn": (letters_cnn, NLLLoss, False, 12),
-    "resnet": (fashion_resnet, CrossEntropyLoss, True, 16),
+    "small_cnn": (fashion_cnn, CrossEntropyLoss, True, 24, 1),
+    "letters_cnn": (letters_cnn, NLLLoss, False, 12, 1),
+    "resnet": (fashion_resnet, CrossEntropyLoss, True, 26, 2),
 }
-"""Model name -> (builder, loss, trained with random crops and flips, epochs)."""
+"""Model name -> (builder, loss, trained with random crops and flips, epochs, workers)."""
 
 
 def train_one(name, d, args):
     """Train model ``name`` of :data:`MODELS` on the split ``d``; returns (model, History)."""
-    builder, loss_cls, augmented, epochs = MODELS[name]
-    epochs = args.epochs or epochs
+    builder, loss_cls, augmented, epochs, workers = MODELS[name]
+    epochs, workers = args.epochs or epochs, args.workers or workers
     rng = np.random.default_rng([args.seed, list(MODELS).index(name)])
     model = builder(10, rng=rng)
     model[0].needs_input_grad = False
@@ -52,12 +55,13 @@ def train_one(name, d, args):
     def augment(xb, rng):
         return crop_and_flip(xb, rng=rng, padding=2)
 
-    print(f"--- {name}: {model.num_params():,} parameters, {epochs} epochs"
-          f"{', random crops and flips' if augmented else ''}", flush=True)
+    print(f"--- {name}: {model.num_params():,} parameters, {epochs} epochs, {workers} "
+          f"worker{'s' if workers > 1 else ''}{', random crops and flips' if augmented else ''}",
+          flush=True)
     history = fit(model, loss_cls(), opt, d["x_train"], d["y_train"], epochs=epochs,
                   batch_size=args.batch_size, rng=rng, x_val=d["x_val"], y_val=d["y_val"],
                   patience=epochs, transform=augment if augmented else None,
-                  lr_schedule=cosine_schedule(args.lr, epochs))
+                  lr_schedule=cosine_schedule(args.lr, epochs), workers=workers)
     return model, history
 
 
@@ -90,6 +94,9 @@ def main(argv=None):
                         help="use only the first N training images (for quick checks)")
     parser.add_argument("--seed", type=whole(0), default=0)
     parser.add_argument("--threads", type=whole(1), default=1, help="BLAS threads")
+    parser.add_argument("--workers", type=whole(0, 64), default=0,
+                        help="threads that share each batch (cnnlib.parallel.DataParallel, "
+                             "one BLAS thread each; default: each model's own, see MODELS)")
     args = parser.parse_args(argv)
     with threadpool_limits(args.threads, user_api="blas"):
         run(args)
@@ -118,6 +125,7 @@ def run(args):
         history.to_json(out / f"fashion_{name}.json")
         acc = evaluate(model, d["x_test"], d["y_test"])
         record["models"][name] = {"params": model.num_params(), "test_acc": acc,
+                                  "workers": args.workers or MODELS[name][4],
                                   "seconds": seconds, "cpu_seconds": cpu_seconds,
                                   "epochs": len(history.loss),
                                   "best_epoch": history.best_epoch, "settings": vars(args)}
