@@ -1,5 +1,6 @@
 """Data parallelism on one machine: replicas of a model that share its weights, a slice of the batch each."""
 
+import contextlib
 import copy
 import weakref
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -21,15 +22,17 @@ class DataParallel:
     by its share of the batch, so the model receives the gradient of the
     whole batch (to rounding) and the optimiser steps once.
 
-    During a step BLAS is limited to one thread (with ``threadpoolctl``):
-    an idle BLAS thread keeps spinning for a while after each product and
-    takes the core another replica needs.
+    During a step BLAS is limited to ``blas_threads`` threads (with
+    ``threadpoolctl``): an idle BLAS thread keeps spinning for a while after
+    each product and takes the core another replica needs.
 
     Parameters
     ----------
     model : Module
         Trained in place; replica 0 is the model itself.
     workers : int, >= 1
+    blas_threads : int >= 1 or None, keyword-only
+        BLAS threads during a step (1 by default); None leaves BLAS as it is.
 
     Notes
     -----
@@ -52,11 +55,13 @@ class DataParallel:
     (8, 3)
     """
 
-    def __init__(self, model, workers=2):
+    def __init__(self, model, workers=2, *, blas_threads=1):
         if not isinstance(model, Module):
             raise TypeError(f"DataParallel: model must be a cnnlib Module, got "
                             f"{type(model).__name__}")
         self.workers = check_int("DataParallel: workers", workers)
+        self.blas_threads = (None if blas_threads is None
+                             else check_int("DataParallel: blas_threads", blas_threads))
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:
@@ -100,7 +105,7 @@ class DataParallel:
         self._sync(replicas)
         saved = _state(self.model)
         try:
-            with self._blas.limit(limits=1, user_api="blas"):
+            with self._blas_limit():
                 jobs = [self._pool.submit(_slice_step, *args) for args in
                         zip(replicas[1:], losses[1:], (x[p] for p in parts[1:]),
                             (y[p] for p in parts[1:]), shares[1:])]
@@ -121,6 +126,11 @@ class DataParallel:
         optimizer.step()
         loss = sum(share * value for value, share, _ in results)
         return float(loss), np.concatenate([out for _, _, out in results])
+
+    def _blas_limit(self):
+        if self.blas_threads is None:
+            return contextlib.nullcontext()
+        return self._blas.limit(limits=self.blas_threads, user_api="blas")
 
     def _loss_copies(self, loss_fn, count):
         copies = self._losses.get(id(loss_fn))

@@ -112,6 +112,33 @@ def test_workers_must_be_a_positive_int(workers):
         DataParallel(small_net(0), workers)
 
 
+@pytest.mark.parametrize("threads", [0, 2.0, "1"])
+def test_blas_threads_must_be_a_positive_int_or_none(threads):
+    with pytest.raises(ValueError, match="DataParallel: blas_threads must be a positive int"):
+        DataParallel(small_net(0), 2, blas_threads=threads)
+
+
+def test_blas_is_limited_during_the_step_and_restored_after():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    seen = []
+
+    class Probe(cnnlib.Identity):
+        def _forward(self, x):
+            seen.append({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+            return super()._forward(x)
+
+    net = cnnlib.Sequential(Probe(), cnnlib.Flatten(), cnnlib.Linear(64, 3,
+                                                                     rng=np.random.default_rng(0)))
+    x, y = batch(4)
+    with threadpool_limits(2, user_api="blas"):
+        DataParallel(net, 2)(cnnlib.CrossEntropyLoss(), cnnlib.SGD(net, 0.1), x, y)
+        DataParallel(net, 2, blas_threads=None)(cnnlib.CrossEntropyLoss(), cnnlib.SGD(net, 0.1),
+                                                x, y)
+        after = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    assert seen == [{1}, {1}, {2}, {2}] and after == {2}
+
+
 def test_fit_refuses_bad_workers_before_training():
     net = small_net(0)
     before = {k: v.copy() for k, v in net.params.items()}
