@@ -1,4 +1,4 @@
-"""Data parallelism on one machine: replicas of a model that share its weights, a slice of the batch each."""
+"""Data parallelism on one machine: weight-sharing replicas of a model, a slice of the batch each."""
 
 import contextlib
 import copy
@@ -12,7 +12,7 @@ from cnnlib.nn.module import Module
 
 
 class DataParallel:
-    """Training steps split over ``workers`` threads, one replica of the model per slice of the batch.
+    """Training steps split over ``workers`` threads: one replica of the model per slice of a batch.
 
     NumPy releases the GIL inside its loops and its BLAS calls, so the
     threads compute at the same time on different cores. Every replica
@@ -115,15 +115,15 @@ class DataParallel:
                 finally:
                     wait(jobs)
                 results += [job.result() for job in jobs]
+            grads = [r.grads for r in replicas]
+            for name, g in grads[0].items():
+                for other in grads[1:]:
+                    g += other[name]
+            optimizer.step()  # it checks every gradient before it changes a weight
+            self._average_buffers(replicas)
         except BaseException:
-            _restore_state(self.model, saved)  # a failed slice leaves no half-updated statistic
+            _restore_state(self.model, saved)  # a failed step leaves no half-updated statistic
             raise
-        grads = [r.grads for r in replicas]
-        for name, g in grads[0].items():
-            for other in grads[1:]:
-                g += other[name]
-        self._average_buffers(replicas)
-        optimizer.step()
         loss = sum(share * value for value, share, _ in results)
         return float(loss), np.concatenate([out for _, _, out in results])
 
@@ -159,7 +159,7 @@ class DataParallel:
 
 
 def _replica(model):
-    """A deep copy of ``model`` that shares its parameter arrays; its generators are spawned from the model's."""
+    """A deep copy of ``model`` sharing its parameter arrays, with generators spawned from its own."""
     memo = {id(p): p for p in model.params.values()}
     twin = copy.deepcopy(model, memo)
     for mine, theirs in zip(model.modules(), twin.modules()):

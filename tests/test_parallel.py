@@ -182,3 +182,25 @@ def test_a_failing_slice_changes_no_weight():
     with pytest.raises(ValueError, match="labels must lie in"):
         DataParallel(net, 2)(cnnlib.CrossEntropyLoss(), cnnlib.SGD(net, 0.1), x, y)
     assert all(np.array_equal(v, net.params[k]) for k, v in before.items())
+
+
+@pytest.mark.parametrize("failure", ["a slice's forward", "the optimiser's checks"])
+def test_a_failed_step_leaves_weights_and_running_statistics_as_they_were(failure):
+    net = small_net(0, bn=True)
+    before = {k: v.copy() for k, v in {**net.params, **net.buffers}.items()}
+    x, y = batch(6)
+    loss_fn = cnnlib.CrossEntropyLoss()
+    if failure == "a slice's forward":
+        x[0] = np.inf  # batch norm refuses the first slice
+        match = "BatchNorm2d: input contains NaN"
+    else:
+        class NaNGradient(cnnlib.CrossEntropyLoss):
+            def backward(self):
+                return np.full_like(super().backward(), np.nan)
+
+        loss_fn, match = NaNGradient(), "no parameter was changed"
+    with pytest.raises(ValueError, match=match), np.errstate(invalid="ignore"):
+        DataParallel(net, 2)(loss_fn, cnnlib.SGD(net, 0.1), x, y)
+    after = {**net.params, **net.buffers}
+    assert all(np.array_equal(v, after[k]) for k, v in before.items())
+    assert net[1].num_batches_tracked == 0

@@ -81,7 +81,7 @@ def test_train_fashion_records_the_workers_of_each_model(tmp_path, rng, capsys):
     argv = ["--out", str(out), "--data", str(tmp_path / "data"), "--val", "20", "--epochs", "1"]
     train_fashion.main(argv + ["--models", "resnet"])
     train_fashion.main(argv + ["--models", "small_cnn", "--workers", "2"])
-    assert "26 epochs" not in capsys.readouterr().out
+    assert "29 epochs" not in capsys.readouterr().out
     run = json.loads((out / "fashion_run.json").read_text())
     assert run["models"]["resnet"]["workers"] == train_fashion.MODELS["resnet"][4] == 2
     assert run["models"]["small_cnn"]["workers"] == 2

@@ -38,7 +38,7 @@ from cnnlib.train import cosine_schedule, evaluate, fit, write_json
 MODELS = {
     "small_cnn": (fashion_cnn, CrossEntropyLoss, True, 24, 1),
     "letters_cnn": (letters_cnn, NLLLoss, False, 12, 1),
-    "resnet": (fashion_resnet, CrossEntropyLoss, True, 26, 2),
+    "resnet": (fashion_resnet, CrossEntropyLoss, True, 29, 2),
 }
 """Model name -> (builder, loss, trained with random crops and flips, epochs, workers)."""
 
