@@ -106,7 +106,8 @@ class DataParallel:
         saved = _state(self.model)
         try:
             with self._blas_limit():
-                jobs = [self._pool.submit(_slice_step, *args) for args in
+                errors = np.geterr()  # NumPy keeps its error state per thread
+                jobs = [self._pool.submit(_slice_step, *args, errors) for args in
                         zip(replicas[1:], losses[1:], (x[p] for p in parts[1:]),
                             (y[p] for p in parts[1:]), shares[1:])]
                 try:
@@ -183,9 +184,13 @@ def _restore_state(model, state):
             m.num_batches_tracked = count
 
 
-def _slice_step(model, loss_fn, x, y, share):
-    """Forward, loss and backward of one slice, its loss gradient weighted by ``share``."""
-    out = model.forward(x)
-    loss = loss_fn.forward(out, y)
-    model.backward(loss_fn.backward() * share)
+def _slice_step(model, loss_fn, x, y, share, errors=None):
+    """Forward, loss and backward of one slice, its loss gradient weighted by ``share``.
+
+    ``errors`` is the caller's ``np.geterr()``, for a slice run in another thread.
+    """
+    with np.errstate(**(errors or np.geterr())):
+        out = model.forward(x)
+        loss = loss_fn.forward(out, y)
+        model.backward(loss_fn.backward() * share)
     return loss, share, out

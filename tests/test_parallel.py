@@ -191,7 +191,7 @@ def test_a_failed_step_leaves_weights_and_running_statistics_as_they_were(failur
     x, y = batch(6)
     loss_fn = cnnlib.CrossEntropyLoss()
     if failure == "a slice's forward":
-        x[0] = np.inf  # batch norm refuses the first slice
+        x[5] = np.inf  # batch norm refuses the last slice, computed in the worker thread
         match = "BatchNorm2d: input contains NaN"
     else:
         class NaNGradient(cnnlib.CrossEntropyLoss):
@@ -204,3 +204,11 @@ def test_a_failed_step_leaves_weights_and_running_statistics_as_they_were(failur
     after = {**net.params, **net.buffers}
     assert all(np.array_equal(v, after[k]) for k, v in before.items())
     assert net[1].num_batches_tracked == 0
+
+
+def test_worker_threads_follow_the_callers_numpy_error_state():
+    net = small_net(0, bn=True)
+    x, y = batch(6)
+    x[5] = np.inf  # in the last slice, which a worker thread computes
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        DataParallel(net, 2)(cnnlib.CrossEntropyLoss(), cnnlib.SGD(net, 0.1), x, y)
