@@ -158,8 +158,7 @@ def theirs_step(twin, lr=0.01):
 
 def our_steps(model, workers):
     """cnnlib's step on one thread, and (with ``workers`` > 1) split over that many threads."""
-    steps = [ours_step(model)]
-    return steps + [parallel_step(model, workers)] if workers > 1 else steps + [None]
+    return [ours_step(model), parallel_step(model, workers) if workers > 1 else None]
 
 
 def step_times(model, twin, x, labels, workers):

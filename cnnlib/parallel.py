@@ -1,4 +1,4 @@
-"""Data parallelism on one machine: weight-sharing replicas of a model, a slice of the batch each."""
+"""Data parallelism: replicas of a model that share its weights, one slice of a batch each."""
 
 import contextlib
 import copy
@@ -12,7 +12,7 @@ from cnnlib.nn.module import Module
 
 
 class DataParallel:
-    """Training steps split over ``workers`` threads: one replica of the model per slice of a batch.
+    """Training steps split over ``workers`` threads, one model replica per slice of a batch.
 
     NumPy releases the GIL inside its loops and its BLAS calls, so the
     threads compute at the same time on different cores. Every replica
@@ -112,7 +112,7 @@ class DataParallel:
                             (y[p] for p in parts[1:]), shares[1:])]
                 try:
                     results = [_slice_step(replicas[0], losses[0], x[parts[0]], y[parts[0]],
-                                           shares[0])]
+                                           shares[0], errors)]
                 finally:
                     wait(jobs)
                 results += [job.result() for job in jobs]
@@ -160,7 +160,7 @@ class DataParallel:
 
 
 def _replica(model):
-    """A deep copy of ``model`` sharing its parameter arrays, with generators spawned from its own."""
+    """A deep copy of ``model`` that shares its parameters; its generators are spawned anew."""
     memo = {id(p): p for p in model.params.values()}
     twin = copy.deepcopy(model, memo)
     for mine, theirs in zip(model.modules(), twin.modules()):
@@ -184,12 +184,12 @@ def _restore_state(model, state):
             m.num_batches_tracked = count
 
 
-def _slice_step(model, loss_fn, x, y, share, errors=None):
+def _slice_step(model, loss_fn, x, y, share, errors):
     """Forward, loss and backward of one slice, its loss gradient weighted by ``share``.
 
-    ``errors`` is the caller's ``np.geterr()``, for a slice run in another thread.
+    ``errors`` is the caller's ``np.geterr()``; a worker thread does not inherit it.
     """
-    with np.errstate(**(errors or np.geterr())):
+    with np.errstate(**errors):
         out = model.forward(x)
         loss = loss_fn.forward(out, y)
         model.backward(loss_fn.backward() * share)

@@ -43,10 +43,15 @@ MODELS = {
 """Model name -> (builder, loss, trained with random crops and flips, epochs, workers)."""
 
 
+def workers_for(name, args):
+    """Worker threads for model ``name``: ``--workers``, else its own in :data:`MODELS`."""
+    return args.workers or MODELS[name][4]
+
+
 def train_one(name, d, args):
     """Train model ``name`` of :data:`MODELS` on the split ``d``; returns (model, History)."""
-    builder, loss_cls, augmented, epochs, workers = MODELS[name]
-    epochs, workers = args.epochs or epochs, args.workers or workers
+    builder, loss_cls, augmented, epochs, _ = MODELS[name]
+    epochs, workers = args.epochs or epochs, workers_for(name, args)
     rng = np.random.default_rng([args.seed, list(MODELS).index(name)])
     model = builder(10, rng=rng)
     model[0].needs_input_grad = False
@@ -125,7 +130,7 @@ def run(args):
         history.to_json(out / f"fashion_{name}.json")
         acc = evaluate(model, d["x_test"], d["y_test"])
         record["models"][name] = {"params": model.num_params(), "test_acc": acc,
-                                  "workers": args.workers or MODELS[name][4],
+                                  "workers": workers_for(name, args),
                                   "seconds": seconds, "cpu_seconds": cpu_seconds,
                                   "epochs": len(history.loss),
                                   "best_epoch": history.best_epoch, "settings": vars(args)}
