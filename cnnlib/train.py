@@ -73,11 +73,18 @@ def train_step(model, loss_fn, optimizer, x, y):
     loss : float
     out : ndarray, the model's output for ``x``
     """
+    _check_optimizer("train_step", model, optimizer)
     out = model.forward(x)
     loss = loss_fn.forward(out, y)
     model.backward(loss_fn.backward())
     optimizer.step()
     return loss, out
+
+
+def _check_optimizer(name, model, optimizer):
+    if getattr(optimizer, "model", None) is not model:
+        raise ValueError(f"{name}: the optimiser was built on another model, so a step would "
+                         f"train nothing; build it on this one, e.g. cnnlib.SGD(model, lr)")
 
 
 def _check_batch_size(name, batch_size):
@@ -195,6 +202,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
     batch_size = _check_batch_size("fit", batch_size)
     workers = check_int("fit: workers", workers)
     check_rng("fit", rng)
+    _check_optimizer("fit", model, optimizer)
     if patience is not None:
         patience = check_int("fit: patience", patience)
         if x_val is None:

@@ -258,9 +258,18 @@ def test_numerical_gradient_restores_x_when_f_raises():
      "n_pixels 5 is more than the 4 pixels"),
     (lambda: cnnlib.data.shift(np.ones((2, 2)), 1, 1), ValueError, "shift: expected a 4-D batch"),
     (lambda: cnnlib.Value("3"), TypeError, "Value: data must be a real number"),
-    (lambda: cnnlib.train.fit(tiny(), cnnlib.CrossEntropyLoss(), cnnlib.SGD(tiny(), 0.1),
-                              np.ones((2, 1, 2, 2)), 3, epochs=1, batch_size=1, rng=RNG),
+    (lambda m=tiny(): cnnlib.train.fit(m, cnnlib.CrossEntropyLoss(), cnnlib.SGD(m, 0.1),
+                                       np.ones((2, 1, 2, 2)), 3, epochs=1, batch_size=1,
+                                       rng=RNG),
      ValueError, "fit: y must hold one label per example"),
+    (lambda: cnnlib.train.fit(tiny(), cnnlib.CrossEntropyLoss(), cnnlib.SGD(tiny(), 0.1),
+                              np.ones((2, 1, 2, 2)), np.zeros(2, int), epochs=1, batch_size=1,
+                              rng=RNG),
+     ValueError, "fit: the optimiser was built on another model"),
+    (lambda m=tiny(): cnnlib.train.train_step(m, cnnlib.CrossEntropyLoss(),
+                                              cnnlib.SGD(tiny(), 0.1), np.ones((2, 1, 2, 2)),
+                                              np.zeros(2, int)),
+     ValueError, "train_step: the optimiser was built on another model"),
 ])
 def test_wrong_kinds_of_argument_get_clear_errors(call, error, message):
     with pytest.raises(error, match=message):

@@ -34,8 +34,8 @@ def test_two_class_scores_give_the_sigmoid_and_its_gradient():
 def test_cross_entropy_training_lowers_the_loss_and_predicts_at_zero(tl):
     model = tl_cnn(4, rng=np.random.default_rng(0))
     losses = train_cross_entropy(model, tl["x_train"], tl["y_train"], epochs=200, lr=0.1)
-    assert losses.shape == (200,) and losses[-1] < 0.5 * losses[0]
-    assert accuracy(model, tl["x_train"], tl["y_train"], threshold=0.0) > 0.8
+    assert losses.shape == (200,) and losses[-1] < 0.4 * losses[0]
+    assert accuracy(model, tl["x_train"], tl["y_train"], threshold=0.0) > 0.9
     out = model.forward(tl["x_test"])[:, 0]
     assert np.array_equal(predict_t(model, tl["x_test"], 0.0), (out > 0).astype(np.int64))
 

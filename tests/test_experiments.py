@@ -81,12 +81,13 @@ def test_four_kernel_model_fits_every_training_image(data):
     model = tl_cnn(4, rng=np.random.default_rng(5))
     train_mse(model, data["x_train"], data["y_train"], epochs=400, lr=0.1)
     assert accuracy(model, data["x_train"], data["y_train"]) == 1.0
-    assert accuracy(model, data["x_test"], data["y_test"]) > 0.75
+    assert accuracy(model, data["x_test"], data["y_test"]) > 0.89   # 35 of 38 here
 
 
 def test_train_letters_command_writes_results(tmp_path, capsys):
     train_letters.main(["--out", str(tmp_path), "--per-glyph", "1", "--epochs", "1",
                         "--sweep-epochs", "1", "--sweep-size", "200", "--rates", "1e-3", "3e-3",
+                        "1e-2", "3e-2",
                         "--models", "letters_dense", "letters_dense_aug"])
     out = capsys.readouterr().out
     assert "held-out-font accuracy" in out and "sweep dense" in out
@@ -98,8 +99,10 @@ def test_train_letters_command_writes_results(tmp_path, capsys):
     run = json.loads((tmp_path / "letters_run.json").read_text())
     assert run["n_train"] + run["n_val"] == len(datasets.LETTER_FONTS_TRAIN) * 52
     sweep = run["sweeps"]["dense"]
-    assert set(run["sweeps"]) == {"dense"} and sweep["rates"] == [1e-3, 3e-3]
-    assert len(sweep["val_loss"]) == 2 and sweep["lr"] == 1e-3   # one step below, or the lowest
+    assert set(run["sweeps"]) == {"dense"} and sweep["rates"] == [1e-3, 3e-3, 1e-2, 3e-2]
+    best = int(np.argmin(sweep["val_loss"]))
+    assert best > 0                                   # so the choice depends on the losses
+    assert len(sweep["val_loss"]) == 4 and sweep["lr"] == sweep["rates"][best - 1]
     for name in ("letters_dense", "letters_dense_aug"):          # the same method for both
         assert run["models"][name]["lr"] == sweep["lr"]
         assert run["models"][name]["epochs_run"] == 1

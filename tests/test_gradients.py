@@ -74,6 +74,8 @@ def test_avg_pool(size, stride):
     (lambda rng: cnnlib.ResidualBlock(3, rng=rng), (2, 3, 5, 5)),
     (lambda rng: cnnlib.ResidualBlock(2, 4, rng=rng), (2, 2, 4, 4)),
     (lambda rng: cnnlib.ResidualBlock(2, 3, stride=2, rng=rng), (3, 2, 5, 6)),
+    (lambda rng: cnnlib.Bottleneck(8, 2, rng=rng), (2, 8, 4, 4)),
+    (lambda rng: cnnlib.Bottleneck(4, 2, stride=2, rng=rng), (2, 4, 5, 5)),
     (lambda rng: cnnlib.Branches(cnnlib.Conv2d(2, 3, 1, rng=rng),
                                  cnnlib.Sequential(cnnlib.Conv2d(2, 2, 3, padding=1, rng=rng),
                                                    cnnlib.ReLU()),

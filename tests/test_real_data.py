@@ -65,14 +65,17 @@ def test_train_fashion_writes_weights_histories_and_the_run_record(tmp_path, rng
     assert set(run["models"]) == {"small_cnn", "letters_cnn"}  # the second run kept the first
     for name, build in (("small_cnn", fashion_cnn), ("letters_cnn", cnnlib.models.letters_cnn)):
         record = run["models"][name]
-        assert record["epochs"] == 2 and 0 <= record["test_acc"] <= 1
-        assert record["seconds"] > 0 and 0 < record["cpu_seconds"] < 2 * record["seconds"] + 1
+        assert record["epochs"] == 2
         model = build(10, rng=np.random.default_rng(5))
         cnnlib.load_weights(model, out / f"fashion_{name}.npz")
         assert record["test_acc"] == cnnlib.train.evaluate(
             model, *cnnlib.data.fashion_mnist(tmp_path / "data")[2:])
         history = cnnlib.train.History.from_json(out / f"fashion_{name}.json")
-        assert len(history.val_loss) == 2 and history.best_epoch in (0, 1)
+        assert len(history.val_loss) == 2
+        assert history.best_epoch == int(np.argmin(history.val_loss))
+        # the recorded wall time covers the epochs, and CPU time is at most both cores' worth
+        assert sum(history.seconds) <= record["seconds"] < sum(history.seconds) + 30
+        assert 0 < record["cpu_seconds"] <= 2 * record["seconds"] + 1
 
 
 def test_train_fashion_records_the_workers_of_each_model(tmp_path, rng, capsys):

@@ -61,14 +61,28 @@ def test_median_time_is_the_median_of_the_timed_calls(monkeypatch):
     monkeypatch.setattr("cnnlib.tools.timing.time.perf_counter", lambda: next(ticks))
     assert median_time(lambda: calls.append(1), repeat=3, warmup=2) == 3.0
     assert len(calls) == 5
-    monkeypatch.undo()
-    assert matmul_peak(64, repeat=2) > 0
+    products = []
+    monkeypatch.setattr("cnnlib.tools.timing.median_time",
+                        lambda f, repeat: products.append(f()) or 0.5e-3)
+    assert matmul_peak(64, repeat=2) == pytest.approx(2 * 64 ** 3 / 0.5e-3 / 1e9)
+    assert products[0].shape == (64, 64) and products[0].dtype == np.float32
 
 
-def test_profile_layers_covers_every_layer():
+def test_profile_layers_covers_every_layer(monkeypatch):
     rng = np.random.default_rng(2)
     model = cnnlib.Sequential(cnnlib.Conv2d(1, 2, 3, rng=rng), cnnlib.MaxPool2d(2),
                               cnnlib.GELU(), cnnlib.Flatten())
+    shapes = []
+
+    def fake_time(f, repeat):
+        out = f()
+        shapes.append(out.shape)
+        return float(len(shapes))
+
+    monkeypatch.setattr("cnnlib.tools.timing.median_time", fake_time)
     rows = profile_layers(model, rng.standard_normal((2, 1, 6, 6)), repeat=1)
     assert [name for name, _, _ in rows] == ["0 Conv2d", "1 MaxPool2d", "2 GELU", "3 Flatten"]
-    assert all(f > 0 and b > 0 for _, f, b in rows)
+    assert [(f, b) for _, f, b in rows] == [(1.0, 2.0), (3.0, 4.0), (5.0, 6.0), (7.0, 8.0)]
+    # each layer is timed on the output of the layers before it: forward, then backward
+    assert shapes == [(2, 2, 4, 4), (2, 1, 6, 6), (2, 2, 2, 2), (2, 2, 4, 4),
+                      (2, 2, 2, 2), (2, 2, 2, 2), (2, 8), (2, 2, 2, 2)]

@@ -88,6 +88,7 @@ def test_heatmap_text_reads_on_every_cell(agg, cmap):
     fig, ax = agg.subplots()
     heatmap(ax, a, cmap=cmap)
     image = ax.images[0]
+    assert len(ax.texts) == a.size
     for text, value in zip(ax.texts, a.ravel()):
         background = image.cmap(image.norm(value))
         ink = 0.0 if text.get_color() == "black" else 1.0

@@ -1,5 +1,6 @@
 """Datasets that need the book's extras: scikit-learn's digits and letters rendered from fonts."""
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +12,8 @@ from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
+
+from cnnlib.checks import check_int, check_number
 
 
 def digits(test_fraction=0.2, seed=0, dtype=np.float64):
@@ -33,7 +36,15 @@ def digits(test_fraction=0.2, seed=0, dtype=np.float64):
         x_train, x_test : arrays of ``dtype``, shape (N, 1, 8, 8), ink = 1
         y_train, y_test : int64 arrays, shape (N,), the digit 0..9
     """
+    test_fraction = check_number("digits: test_fraction", test_fraction, low=0, high=1,
+                                 low_open=True, high_open=True)
+    seed = check_int("digits: seed", seed, minimum=0)
     bunch = load_digits()
+    n_test = math.ceil(test_fraction * len(bunch.target))
+    if not 10 <= n_test <= len(bunch.target) - 10:
+        raise ValueError(f"digits: test_fraction {test_fraction} leaves {n_test} test images; "
+                         f"each of the 10 classes needs at least one test and one training "
+                         f"image, so choose a fraction between about 0.006 and 0.994")
     x = (bunch.images / 16.0).astype(dtype)[:, None]
     y = bunch.target.astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(
@@ -188,7 +199,8 @@ def letters(per_glyph_train=12, per_glyph_test=4, seed=0, dtype=np.float32,
         font_s : int64 array, shape (N,), index into the split's font tuple
     """
     fonts = {"train": LETTER_FONTS_TRAIN, "test": LETTER_FONTS_TEST}
-    per_glyph = {"train": per_glyph_train, "test": per_glyph_test}
+    per_glyph = {"train": check_int("letters: per_glyph_train", per_glyph_train),
+                 "test": check_int("letters: per_glyph_test", per_glyph_test)}
     unknown = set(splits) - set(fonts)
     if unknown:
         raise ValueError(f"letters: splits must be 'train' and/or 'test', got {sorted(unknown)}")

@@ -25,7 +25,14 @@ class Module:
     the output's. A layer never keeps a reference to an array the caller may
     change in place. Inputs must be real numbers; layers with parameters
     convert integer input to their dtype and refuse floats of another
-    precision, so a float32 model never silently computes in float64.
+    precision, so a float32 model never silently computes in float64; for the
+    same reason ``backward`` refuses a float ``dy`` of another precision than
+    the output's, as PyTorch does (an integer ``dy`` is converted).
+
+    Non-finite values: a layer computes with NaN and infinity as IEEE
+    arithmetic does, as PyTorch's layers do; only a layer that writes
+    statistics of its input into its state (BatchNorm2d in training mode)
+    refuses them, so that one bad batch cannot corrupt the model.
 
     Subclasses implement ``_forward`` and ``_backward``, keep their arrays in
     ``_params``/``_grads``/``_buffers`` and their sub-layers in
@@ -43,6 +50,7 @@ class Module:
         self._children = {}
         self.training = True
         self._out_shape = None
+        self._out_dtype = None
 
     def __call__(self, x):
         return self.forward(x)
@@ -54,7 +62,7 @@ class Module:
     def forward(self, x):
         """Validate ``x``, compute the output and remember its shape for ``backward``."""
         y = self._forward(self._input(x))
-        self._out_shape = y.shape
+        self._out_shape, self._out_dtype = y.shape, y.dtype
         return y
 
     def backward(self, dy):
@@ -65,7 +73,18 @@ class Module:
         if dy.shape != self._out_shape:
             raise ValueError(f"{self.name}.backward: gradient has shape {dy.shape} but the "
                              f"output had {self._out_shape}")
-        return self._backward(dy)
+        return self._backward(self._match_dtype(dy))
+
+    def _match_dtype(self, dy):
+        """``dy`` in the output's dtype: integers are converted, other floats refused."""
+        want = getattr(self, "_out_dtype", None)
+        if want is None or dy.dtype == want:
+            return dy
+        if dy.dtype.kind == "f" and want.kind == "f":
+            raise TypeError(f"{self.name}.backward: gradient is {dy.dtype} but the output was "
+                            f"{want}; convert with dy.astype(np.{want.name}), so that the "
+                            f"gradients keep the layer's precision")
+        return dy.astype(want)
 
     def _input(self, x):
         """``x`` as a real array; converted to ``dtype`` when the layer has one."""

@@ -61,9 +61,10 @@ class BatchNorm2d(Module):
             raise ValueError(
                 f"BatchNorm2d: input has {x.shape[1]} channels but the layer expects "
                 f"{self.num_features} (input shape {x.shape})")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("BatchNorm2d: input contains NaN or infinite values")
         if self.training:
+            if not np.all(np.isfinite(x)):
+                raise ValueError("BatchNorm2d: input contains NaN or infinite values, which "
+                                 "would corrupt the running statistics; nothing was changed")
             count = x.shape[0] * x.shape[2] * x.shape[3]
             if count < 2:
                 raise ValueError("BatchNorm2d: training needs more than one value per channel "

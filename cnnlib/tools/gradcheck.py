@@ -59,7 +59,10 @@ def check_layer(layer, x, *, rng, eps=1e-6):
     """Compare a layer's backward pass with finite differences.
 
     The scalar checked is ``sum(layer.forward(x) * dy)`` for a random ``dy``,
-    whose gradient is exactly what ``layer.backward(dy)`` returns.
+    whose gradient is exactly what ``layer.backward(dy)`` returns. The layer
+    is left as it was: its buffers (a BatchNorm's running statistics), its
+    counters and its generators are restored afterwards. A layer whose output
+    is random (Dropout in training mode) is refused with a hint.
 
     Parameters
     ----------
@@ -74,15 +77,45 @@ def check_layer(layer, x, *, rng, eps=1e-6):
         ``"input"`` and each parameter name -> relative error.
     """
     x = np.array(x, dtype=np.float64)
-    y = layer.forward(x)
-    dy = rng.standard_normal(y.shape)
-    dx = layer.backward(dy)
-    grads = {k: np.array(v) for k, v in layer.grads.items()}
+    state = _layer_state(layer)
+    try:
+        y = layer.forward(x)
+        again = layer.forward(x)
+        if not np.array_equal(y, again, equal_nan=True):
+            raise ValueError(
+                f"check_layer: {layer.name} gives different outputs for the same input (a "
+                f"random layer such as Dropout in training mode), so finite differences "
+                f"cannot check it; call layer.eval() first, or check it with p=0")
+        dy = rng.standard_normal(y.shape)
+        dx = layer.backward(dy)
+        grads = {k: np.array(v) for k, v in layer.grads.items()}
 
-    def scalar():
-        return float(np.sum(layer.forward(x) * dy))
+        def scalar():
+            return float(np.sum(layer.forward(x) * dy))
 
-    errors = {"input": rel_error(dx, numerical_gradient(scalar, x, eps))}
-    for name, p in layer.params.items():
-        errors[name] = rel_error(grads[name], numerical_gradient(scalar, p, eps))
+        errors = {"input": rel_error(dx, numerical_gradient(scalar, x, eps))}
+        for name, p in layer.params.items():
+            errors[name] = rel_error(grads[name], numerical_gradient(scalar, p, eps))
+    finally:
+        _restore_layer_state(layer, state)
     return errors
+
+
+def _layer_state(layer):
+    """What a forward pass may change: buffers, BatchNorm's counters, generators' states."""
+    return ({k: v.copy() for k, v in layer.buffers.items()},
+            [(m, getattr(m, "num_batches_tracked", None),
+              m.rng.bit_generator.state if isinstance(getattr(m, "rng", None),
+                                                       np.random.Generator) else None)
+             for m in layer.modules()])
+
+
+def _restore_layer_state(layer, state):
+    buffers, modules = state
+    for name, buf in layer.buffers.items():
+        buf[...] = buffers[name]
+    for m, count, rng_state in modules:
+        if count is not None:
+            m.num_batches_tracked = count
+        if rng_state is not None:
+            m.rng.bit_generator.state = rng_state

@@ -1,10 +1,12 @@
 """Dimension tracking: output shapes, parameter counts, MACs, memory, receptive field."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from cnnlib.checks import check_shape
+from cnnlib.nn.layers import Flatten
 from cnnlib.nn.module import Module, Sequential
 from cnnlib.nn.windows import grow_receptive_field
 
@@ -134,7 +136,9 @@ def receptive_field(model, input_shape=None):
     convolution first refines the grid (jump j / s, a Fraction) and then
     slides its kernel with stride 1 on it. Adaptive average pooling's window
     depends on its input size, so a model with one needs ``input_shape``;
-    its longest window and mean step are used.
+    its longest window and mean step are used. After a ``Flatten``, a layer
+    with weights (a Linear) reads every input position, so its size is the
+    whole input height (``math.inf`` when ``input_shape`` is not given).
 
     Parameters
     ----------
@@ -160,7 +164,15 @@ def receptive_field(model, input_shape=None):
                         f"{type(model).__name__}")
     rows = [("input", "", 1, 1)]
     shape = None if input_shape is None else _with_batch(input_shape)
+    whole = math.inf if shape is None else shape[2]
+    flat = False
     for name, layer in _layers(model):
+        flat = flat or isinstance(layer, Flatten)
+        if flat and layer.params:
+            rows.append((name, type(layer).__name__, whole, rows[-1][3]))
+            if shape is not None:
+                shape = layer.out_shape(shape)
+            continue
         if shape is not None and hasattr(layer, "window_for"):
             windows = [(*layer.window_for(shape[2]), 1)]
         else:
