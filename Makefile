@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+REF_STAMP := $(VENV)/.installed-reference
 # Chapters, in reading order. `make notebooks NOTEBOOKS=book/01_sliding_window.ipynb`
 # re-executes just one.
 NOTEBOOKS ?= $(sort $(wildcard book/[0-9][0-9]_*.ipynb))
@@ -22,6 +23,11 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
 	touch $@
 
+# The tests also need the reference extra: PyTorch (CPU build), ONNX Runtime, pycocotools.
+$(REF_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[book,reference]'
+	touch $@
+
 # The HTML book from the notebooks' saved outputs, warnings treated as errors.
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
@@ -31,13 +37,13 @@ book: $(STAMP)
 system:
 	@bash tools/system_deps.sh
 
-# Unit tests, nbval (strict) over every notebook, a clean build and the browser
-# test. The options live in pyproject.toml.
-test: $(STAMP) system
+# Unit tests (with the PyTorch comparisons), nbval (strict) over every notebook, a
+# clean build and the browser test, on two workers. The options live in pyproject.toml.
+test: $(REF_STAMP) system
 	$(BIN)/python -m pytest
 
 # The unit tests of cnnlib alone (well under 30 s).
-unit: $(STAMP)
+unit: $(REF_STAMP)
 	$(BIN)/python -m pytest -m unit tests -q
 
 # JupyterLab on the chapters; widgets work out of the box (ipywidgets 8).
@@ -54,7 +60,7 @@ notebooks: $(STAMP)
 		--ExecutePreprocessor.timeout=600 \
 		$(NOTEBOOKS)
 
-bench: $(STAMP)
+bench: $(REF_STAMP)
 	$(BIN)/python benchmarks/run.py
 
 # The long runs of the training and ResNet chapters (a few minutes each).

@@ -2,6 +2,9 @@
 
 Every test here is marked ``unit`` unless it carries ``build``, ``browser`` or
 ``slow``, so ``pytest -m unit tests`` (make unit) runs the fast ones alone.
+pytest-xdist runs the tests on two workers, a file to a worker (``-n 2 --dist
+loadfile`` in pyproject.toml): a notebook's cells share one kernel, and one
+build serves the browser tests of tests/test_book.py.
 
 Do not set MPLBACKEND in the environment: the notebook kernels that nbval
 starts inherit it, and with MPLBACKEND=Agg figures lose the outputs that the
