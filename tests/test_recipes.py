@@ -238,3 +238,20 @@ def test_fit_clips_like_train_step_with_one_or_two_workers():
     a, b = run(1), run(2)
     for k, p in a.params.items():
         np.testing.assert_allclose(p, b.params[k], rtol=1e-12, atol=1e-14)
+
+
+def test_random_erasing_blanks_one_box_of_the_drawn_size():
+    from cnnlib.data.augment import random_erasing
+
+    rng = np.random.default_rng(10)
+    images = rng.random((20, 2, 28, 28)) + 1
+    out = random_erasing(images, rng=rng, p=1.0)
+    for img in out:
+        rows, cols = np.nonzero(img[0] == 0)
+        assert np.array_equal(img[0] == 0, img[1] == 0)  # every channel of the box
+        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        assert box == len(rows) and 0.02 * 784 * 0.8 < box < 0.33 * 784 * 1.2
+    assert np.array_equal(random_erasing(images, rng=rng, p=0.0), images)
+    assert np.all(images >= 1)  # the input is not changed
+    with pytest.raises(ValueError, match="random_erasing: p must be a finite number in"):
+        random_erasing(images, rng=rng, p=2)

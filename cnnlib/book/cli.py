@@ -1,6 +1,7 @@
-"""Argument types for the training scripts' command lines: whole numbers in a range."""
+"""Command-line helpers for the training scripts: whole numbers in a range, the progress switch."""
 
 import argparse
+import sys
 
 
 def whole(minimum=1, maximum=None):
@@ -28,3 +29,16 @@ def whole(minimum=1, maximum=None):
 
     parse.__name__ = "whole number"
     return parse
+
+
+def add_progress_option(parser):
+    """Add ``--progress`` / ``--no-progress``: per-batch bars, by default only on a terminal."""
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="per-batch progress bars with elapsed and remaining time on "
+                             "stderr (default: on when stderr is a terminal, so that logs "
+                             "written to a file stay clean)")
+
+
+def progress_setting(args):
+    """The ``progress=`` value for ``fit`` and ``evaluate`` from the parsed ``--progress``."""
+    return sys.stderr.isatty() if args.progress is None else args.progress
