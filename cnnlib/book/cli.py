@@ -1,4 +1,4 @@
-"""Command-line helpers for the training scripts: whole numbers in a range, the progress switch."""
+"""Command-line helpers for the training scripts: numbers in a range, the progress switch."""
 
 import argparse
 import sys
@@ -28,6 +28,24 @@ def whole(minimum=1, maximum=None):
         return value
 
     parse.__name__ = "whole number"
+    return parse
+
+
+def fraction(*, open_low=False, open_high=False):
+    """An ``argparse`` type: a number in [0, 1], with either end excluded if asked."""
+    span = ("(" if open_low else "[") + "0, 1" + (")" if open_high else "]")
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not (value > 0 if open_low else value >= 0) or not (
+                value < 1 if open_high else value <= 1):
+            raise argparse.ArgumentTypeError(f"{text} is not a number in {span}")
+        return value
+
+    parse.__name__ = "fraction"
     return parse
 
 
