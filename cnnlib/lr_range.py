@@ -83,7 +83,7 @@ def lr_find(model, loss_fn, optimizer, x, y, *, batch_size, rng, start_lr=1e-7, 
     batch_size = check_int(f"{name}: batch_size", batch_size)
     if batch_size > len(x):
         raise ValueError(f"{name}: batch_size {batch_size} is more than the {len(x)} examples")
-    if y.dtype.kind in "iu" or y.dtype.kind == "b":
+    if y.dtype.kind in "iub":
         y = check_labels(name, y, len(x), model.out_shape((1, *x.shape[1:]))[-1])
 
     lrs = start_lr * (end_lr / start_lr) ** (np.arange(steps) / (steps - 1))

@@ -30,6 +30,36 @@ def cosine_schedule(lr, epochs, *, final=0.02):
     return schedule
 
 
+def check_step_schedule(name, schedule, optimizer, steps):
+    """Refuse a per-step schedule that is not callable, too short for ``steps``, or that
+    cycles a momentum the optimiser does not have."""
+    if schedule is None:
+        return
+    if not callable(schedule):
+        raise TypeError(f"{name}: step_schedule must be a function of the step")
+    limit = getattr(schedule, "total_steps", None)
+    if limit is not None and steps > limit:
+        raise ValueError(f"{name}: the run takes {steps} steps (epochs times batches per "
+                         f"epoch) but step_schedule has total_steps={limit}")
+    if getattr(schedule, "cycle_momentum", False) and not (
+            hasattr(optimizer, "momentum") or hasattr(optimizer, "betas")):
+        raise ValueError(f"{name}: step_schedule cycles the momentum, but "
+                         f"{type(optimizer).__name__} has neither momentum nor betas")
+
+
+def apply_step_schedule(name, schedule, optimizer, step):
+    """Set the optimiser's rate for ``step``, and its momentum (SGD's ``momentum``, Adam's
+    first beta) when the schedule cycles it, as PyTorch's schedulers do."""
+    optimizer.lr = check_number(f"{name}: step_schedule(step)", schedule(step), low=0,
+                                low_open=True)
+    if getattr(schedule, "cycle_momentum", False):
+        momentum = schedule.momentum(step)
+        if hasattr(optimizer, "betas"):
+            optimizer.betas = (momentum, optimizer.betas[1])
+        else:
+            optimizer.momentum = momentum
+
+
 def _cos(start, end, pct):
     """Cosine annealing from ``start`` (pct = 0) to ``end`` (pct = 1), as PyTorch writes it."""
     return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)

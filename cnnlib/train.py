@@ -22,7 +22,7 @@ from cnnlib.nn.activations import softmax
 from cnnlib.optim import clip_grad_norm_
 from cnnlib.parallel import DataParallel
 from cnnlib.progress import check_progress, progress_bar
-from cnnlib.schedules import cosine_schedule
+from cnnlib.schedules import apply_step_schedule, check_step_schedule, cosine_schedule
 
 __all__ = ["History", "batches", "cosine_schedule", "evaluate", "fit", "lr_find", "predict",
            "suggest_lr", "train_step", "write_json"]
@@ -288,7 +288,10 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
     if lr_schedule is not None and not callable(lr_schedule):
         raise TypeError("fit: lr_schedule must be a function of the epoch")
     n_batches = -(-len(x) // batch_size)
-    _check_step_schedule(step_schedule, lr_schedule, optimizer, epochs * n_batches)
+    if step_schedule is not None and lr_schedule is not None:
+        raise ValueError("fit: give lr_schedule (per epoch) or step_schedule (per step), "
+                         "not both")
+    check_step_schedule("fit", step_schedule, optimizer, epochs * n_batches)
     if clip_grad_norm is not None:
         clip_grad_norm = check_number("fit: clip_grad_norm", clip_grad_norm, low=0,
                                       low_open=True)
@@ -318,7 +321,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
                               leave=False) as bar:
                 for idx in batches(len(x), batch_size, rng=rng):
                     if step_schedule is not None:
-                        _apply_step_schedule(step_schedule, optimizer, step)
+                        apply_step_schedule("fit", step_schedule, optimizer, step)
                     xb = x[idx] if transform is None else transform(x[idx], rng)
                     if monitor is not None:
                         monitor.begin_step(step)
@@ -371,35 +374,6 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
             if hasattr(avg, "num_batches_tracked"):
                 mine.num_batches_tracked = avg.num_batches_tracked
     return history
-
-
-def _check_step_schedule(schedule, lr_schedule, optimizer, steps):
-    if schedule is None:
-        return
-    if lr_schedule is not None:
-        raise ValueError("fit: give lr_schedule (per epoch) or step_schedule (per step), "
-                         "not both")
-    if not callable(schedule):
-        raise TypeError("fit: step_schedule must be a function of the step")
-    limit = getattr(schedule, "total_steps", None)
-    if limit is not None and steps > limit:
-        raise ValueError(f"fit: the run takes {steps} steps (epochs times batches per "
-                         f"epoch) but step_schedule has total_steps={limit}")
-    if getattr(schedule, "cycle_momentum", False) and not (
-            hasattr(optimizer, "momentum") or hasattr(optimizer, "betas")):
-        raise ValueError(f"fit: step_schedule cycles the momentum, but "
-                         f"{type(optimizer).__name__} has neither momentum nor betas")
-
-
-def _apply_step_schedule(schedule, optimizer, step):
-    optimizer.lr = check_number("fit: step_schedule(step)", schedule(step), low=0,
-                                low_open=True)
-    if getattr(schedule, "cycle_momentum", False):
-        momentum = schedule.momentum(step)
-        if hasattr(optimizer, "betas"):
-            optimizer.betas = (momentum, optimizer.betas[1])
-        else:
-            optimizer.momentum = momentum
 
 
 def _snapshot(model):

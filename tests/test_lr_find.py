@@ -1,4 +1,4 @@
-"""The learning-rate range test: its curve, its stopping rule, and a model left exactly as it was."""
+"""The learning-rate range test: its curve, its stopping rule, and a model left as it was."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Training recipes: EMA arithmetic, hflip TTA, the monitor's statistics, progress bars, refusals."""
+"""Training recipes: EMA arithmetic, hflip TTA, monitor statistics, progress bars, refusals."""
 
 import io
 import sys
