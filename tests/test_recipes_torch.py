@@ -169,3 +169,25 @@ def test_fit_applies_a_step_schedule_and_its_momentum_at_every_step(make_opt):
     (a, opt_a), (b, opt_b) = run(False), run(True)
     assert all(np.array_equal(p, b.params[k]) for k, p in a.params.items())
     assert opt_a.lr == opt_b.lr == OneCycleLR(0.05, 6)(5)
+
+
+def test_ema_matches_torch_averaged_model_with_buffers():
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    from cnnlib.averaging import EMA
+
+    rng = np.random.default_rng(5)
+    net = cnnlib.Sequential(cnnlib.Conv2d(1, 2, 3, rng=rng), cnnlib.BatchNorm2d(2))
+    twin = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2)).double()
+    ema = EMA(net, 0.75)
+    ref = AveragedModel(twin, multi_avg_fn=get_ema_multi_avg_fn(0.75), use_buffers=True)
+    for _ in range(4):
+        state = twin.state_dict()
+        for key, array in {**net.params, **net.buffers}.items():
+            array[...] = rng.standard_normal(array.shape)
+            state[key].copy_(torch.tensor(array))
+        ema.update_parameters(net)
+        ref.update_parameters(twin)
+    averaged = ref.module.state_dict()
+    for key, array in {**ema.module.params, **ema.module.buffers}.items():
+        np.testing.assert_allclose(array, averaged[key].numpy(), rtol=1e-14, atol=1e-15)
