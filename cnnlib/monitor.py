@@ -159,9 +159,10 @@ class Monitor:
         """Start optimiser step ``step``; returns whether it is recorded."""
         if self._model is None:
             raise RuntimeError("Monitor.begin_step: attach the monitor to a model first")
+        step = check_int("Monitor.begin_step: step", step, minimum=0)
         self._recording = step % self.every == 0
         if self._recording:
-            self.steps.append(int(step))
+            self.steps.append(step)
             self._before = {k: p.copy() for k, p in self._model.params.items()}
         return self._recording
 
