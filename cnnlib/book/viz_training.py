@@ -30,7 +30,7 @@ def plot_lr_find(lrs, losses, *, suggestion="steepest", ax=None):
     ax.plot(lrs, losses, color="C0")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
-    ax.set_ylabel("loss (smoothed)")
+    ax.set_ylabel("loss")
     lr = None
     if suggestion is not None:
         lr = (suggest_lr(lrs, losses, method=suggestion) if isinstance(suggestion, str)
