@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnlib.checks import check_finite, check_ndim, check_real
+from cnnlib.checks import check_finite, check_ndim, check_number, check_real
 from cnnlib.nn.activations import as_float, log_softmax
 
 
@@ -33,6 +33,11 @@ def check_labels(name, target, n, k):
     return target.astype(np.int64, copy=False)
 
 
+def _mean(total, n):
+    """``total / n`` as a float; nan for an empty batch (n = 0), as PyTorch's mean, silently."""
+    return float(total / n) if n else float("nan")
+
+
 class _Loss:
     name = "loss"
 
@@ -49,7 +54,8 @@ class NLLLoss(_Loss):
     log-probabilities, such as the output of :class:`~cnnlib.LogSoftmax`:
     every row must exponentiate to a distribution, and a row that does not
     (raw scores passed by mistake) is refused. ``target`` (N,) holds ints in
-    [0, K). An empty batch (N = 0) gives a loss of 0.
+    [0, K). An empty batch (N = 0) gives a loss of nan, as in PyTorch (without
+    a warning), and an empty gradient.
 
     Examples
     --------
@@ -72,7 +78,7 @@ class NLLLoss(_Loss):
                     f"use CrossEntropyLoss on raw scores")
         self._grad_parts = (log_probs.shape, log_probs.dtype, target)
         n = len(target)
-        return float(-log_probs[np.arange(n), target].sum() / max(n, 1))
+        return _mean(-log_probs[np.arange(n), target].sum(), n)
 
     def _gradient(self):
         shape, dtype, target = self._grad_parts
@@ -86,37 +92,62 @@ class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy from logits with integer labels, averaged over the batch.
 
     ``forward(logits, target)``: logits (N, K), target (N,) ints in [0, K).
-    The gradient is ``(softmax(logits) - onehot(target)) / N``. An empty
-    batch (N = 0) gives a loss of 0.
+    With label smoothing ``eps`` the target distribution is
+    ``q = (1 - eps) onehot(target) + eps / K``, as in PyTorch, so the loss of
+    example n is ``(1 - eps) (-log p[n, target]) + eps mean_k(-log p[n, k])``
+    and the gradient is ``(softmax(logits) - q) / N``. An empty batch (N = 0)
+    gives a loss of nan, as PyTorch's mean does (without a warning), and an
+    empty gradient.
+
+    Parameters
+    ----------
+    label_smoothing : float in [0, 1], keyword or positional
+        0 gives the plain cross-entropy; 1 gives a uniform target.
 
     Examples
     --------
     >>> import numpy as np, cnnlib
     >>> round(cnnlib.CrossEntropyLoss().forward(np.zeros((1, 4)), np.array([2])), 4)
     1.3863
+    >>> smooth = cnnlib.CrossEntropyLoss(label_smoothing=0.1)
+    >>> round(smooth.forward(np.array([[2.0, 0.0]]), np.array([0])), 4)
+    0.2269
     """
 
     name = "CrossEntropyLoss"
+
+    def __init__(self, label_smoothing=0.0):
+        self.label_smoothing = check_number("CrossEntropyLoss: label_smoothing",
+                                            label_smoothing, low=0, high=1)
 
     def forward(self, logits, target):
         logits, target = _check_scores(self.name, logits, target)
         log_p = log_softmax(logits, axis=1)
         self._grad_parts = (log_p, target)
-        n = len(target)
-        return float(-log_p[np.arange(n), target].sum() / max(n, 1))
+        n, eps = len(target), self.label_smoothing
+        nll = -log_p[np.arange(n), target].sum()
+        if eps:
+            nll = (1 - eps) * nll - eps * log_p.mean(axis=1).sum()
+        return _mean(nll, n)
 
     def _gradient(self):
         log_p, target = self._grad_parts
-        n = log_p.shape[0]
+        n, k = log_p.shape
+        eps = self.label_smoothing
         grad = np.exp(log_p)
-        grad[np.arange(n), target] -= 1
+        if eps:
+            grad -= grad.dtype.type(eps / k)
+        grad[np.arange(n), target] -= grad.dtype.type(1 - eps)
         return grad / grad.dtype.type(max(n, 1))
+
+    def __repr__(self):
+        return f"CrossEntropyLoss(label_smoothing={self.label_smoothing})"
 
 
 class MSELoss(_Loss):
     """Mean squared error over all elements; ``pred`` and ``target`` have the same shape.
 
-    An empty prediction gives a loss of 0.
+    An empty prediction gives a loss of nan, as PyTorch's mean does (without a warning).
 
     Examples
     --------
@@ -138,7 +169,7 @@ class MSELoss(_Loss):
         check_finite(self.name, target, "target")
         diff = pred - target.astype(pred.dtype)
         self._grad_parts = diff
-        return float(np.sum(diff ** 2) / max(diff.size, 1))
+        return _mean(np.sum(diff ** 2), diff.size)
 
     def _gradient(self):
         diff = self._grad_parts

@@ -112,3 +112,59 @@ class Adam(_Optimizer):
             v *= b2
             v += (1 - b2) * g * g
             p -= (self.lr / c1) * m / (np.sqrt(v / c2) + self.eps)
+
+
+def clip_grad_norm_(model, max_norm, norm_type=2.0, *, error_if_nonfinite=False):
+    """Scale the model's gradients in place so that their global norm is at most ``max_norm``.
+
+    As ``torch.nn.utils.clip_grad_norm_``: the total norm is the ``norm_type``
+    norm of every gradient taken together (the norm of the per-parameter
+    norms), and every gradient is multiplied by
+    ``min(1, max_norm / (total_norm + 1e-6))``. Call it between ``backward``
+    and the optimiser's ``step``.
+
+    Parameters
+    ----------
+    model : Module
+        Its ``grads`` (from the latest backward) are scaled in place.
+    max_norm : float, > 0
+    norm_type : float, > 0, or inf (the largest absolute gradient)
+    error_if_nonfinite : bool, keyword-only
+        Raise, leaving the gradients unchanged, if the total norm is NaN or
+        infinite; otherwise they are scaled anyway, as in PyTorch.
+
+    Returns
+    -------
+    float
+        The total norm before clipping.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> fc = cnnlib.Linear(2, 1, rng=np.random.default_rng(0))
+    >>> fc.grads["weight"][...] = [[3.0, 4.0]]
+    >>> fc.grads["bias"][...] = 0.0
+    >>> clip_grad_norm_(fc, 1.0)
+    5.0
+    >>> np.round(fc.grads["weight"], 4)
+    array([[0.6, 0.8]])
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"clip_grad_norm_: model must be a cnnlib Module, got "
+                        f"{type(model).__name__}")
+    max_norm = check_number("clip_grad_norm_: max_norm", max_norm, low=0, low_open=True)
+    if norm_type != np.inf:
+        norm_type = check_number("clip_grad_norm_: norm_type", norm_type, low=0, low_open=True)
+    grads = list(model.grads.values())
+    if not grads:
+        return 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        norms = np.array([np.linalg.norm(g.ravel(), norm_type) for g in grads])
+        total = float(np.linalg.norm(norms, norm_type))
+    if error_if_nonfinite and not np.isfinite(total):
+        raise ValueError(f"clip_grad_norm_: the total {norm_type} norm of the gradients is "
+                         f"{total}; no gradient was changed")
+    coef = min(max_norm / (total + 1e-6), 1.0)
+    for g in grads:
+        g *= g.dtype.type(coef)
+    return total

@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
-from cnnlib.checks import check_int, check_real
+from cnnlib.checks import check_int, check_number, check_real
 from cnnlib.nn.module import Module
+from cnnlib.optim import clip_grad_norm_
 
 
 class DataParallel:
@@ -76,7 +77,7 @@ class DataParallel:
             self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="cnnlib-replica")
             weakref.finalize(self, self._pool.shutdown, wait=False)
 
-    def __call__(self, loss_fn, optimizer, x, y):
+    def __call__(self, loss_fn, optimizer, x, y, *, clip_grad_norm=None):
         """One step: forward, loss and backward on every slice at once, then one optimiser step.
 
         Parameters
@@ -85,6 +86,9 @@ class DataParallel:
         optimizer : SGD or Adam built on the model
         x : ndarray, shape (N, ...)
         y : targets for ``loss_fn``, N of them
+        clip_grad_norm : float > 0, optional, keyword-only
+            Clip the whole batch's gradient to this global norm before the
+            step (:func:`cnnlib.optim.clip_grad_norm_`).
 
         Returns
         -------
@@ -97,6 +101,9 @@ class DataParallel:
                              f"number of examples; got shapes {x.shape} and {y.shape}")
         if getattr(optimizer, "model", None) is not self.model:
             raise ValueError("DataParallel: the optimiser was built on another model")
+        if clip_grad_norm is not None:
+            clip_grad_norm = check_number("DataParallel: clip_grad_norm", clip_grad_norm,
+                                          low=0, low_open=True)
         parts = [p for p in np.array_split(np.arange(len(x)), self.workers) if len(p)] or [
             np.arange(0)]
         replicas = self._replicas[:len(parts)]
@@ -120,6 +127,8 @@ class DataParallel:
             for name, g in grads[0].items():
                 for other in grads[1:]:
                     g += other[name]
+            if clip_grad_norm is not None:
+                clip_grad_norm_(self.model, clip_grad_norm)
             optimizer.step()  # it checks every gradient before it changes a weight
             self._average_buffers(replicas)
         except BaseException:

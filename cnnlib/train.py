@@ -1,4 +1,8 @@
-"""The training loop: ``train_step``, ``fit`` with early stopping, ``predict`` and ``evaluate``."""
+"""The training loop: ``train_step``, ``fit`` with early stopping, ``predict`` and ``evaluate``.
+
+The range test ``lr_find`` and ``suggest_lr`` live in :mod:`cnnlib.lr_range` and the
+schedules in :mod:`cnnlib.schedules`; both are importable from here.
+"""
 
 import json
 import os
@@ -9,9 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnlib.averaging import EMA
 from cnnlib.checks import check_int, check_number, check_real, check_rng, readable_by_all
 from cnnlib.losses import check_labels
+from cnnlib.lr_range import lr_find, suggest_lr
+from cnnlib.monitor import Monitor
+from cnnlib.nn.activations import softmax
+from cnnlib.optim import clip_grad_norm_
 from cnnlib.parallel import DataParallel
+from cnnlib.progress import check_progress, progress_bar
+from cnnlib.schedules import apply_step_schedule, check_step_schedule, cosine_schedule
+
+__all__ = ["History", "batches", "cosine_schedule", "evaluate", "fit", "lr_find", "predict",
+           "suggest_lr", "train_step", "write_json"]
 
 
 @dataclass
@@ -57,7 +71,7 @@ def batches(n, batch_size, *, rng=None):
         yield order[start: start + batch_size]
 
 
-def train_step(model, loss_fn, optimizer, x, y):
+def train_step(model, loss_fn, optimizer, x, y, *, clip_grad_norm=None):
     """One forward, loss, backward and optimiser step on a batch; returns (loss, output).
 
     Parameters
@@ -67,6 +81,9 @@ def train_step(model, loss_fn, optimizer, x, y):
     optimizer : SGD or Adam built on ``model``
     x : ndarray, shape (N, ...)
     y : targets for ``loss_fn``
+    clip_grad_norm : float > 0, optional, keyword-only
+        Clip the gradients' global norm to this before the step
+        (:func:`cnnlib.optim.clip_grad_norm_`).
 
     Returns
     -------
@@ -74,9 +91,14 @@ def train_step(model, loss_fn, optimizer, x, y):
     out : ndarray, the model's output for ``x``
     """
     _check_optimizer("train_step", model, optimizer)
+    if clip_grad_norm is not None:
+        clip_grad_norm = check_number("train_step: clip_grad_norm", clip_grad_norm, low=0,
+                                      low_open=True)
     out = model.forward(x)
     loss = loss_fn.forward(out, y)
     model.backward(loss_fn.backward())
+    if clip_grad_norm is not None:
+        clip_grad_norm_(model, clip_grad_norm)
     optimizer.step()
     return loss, out
 
@@ -91,41 +113,73 @@ def _check_batch_size(name, batch_size):
     return check_int(f"{name}: batch_size", batch_size)
 
 
-def predict(model, x, *, batch_size=256):
+def _check_tta(name, tta, x):
+    if tta not in (None, "hflip"):
+        raise ValueError(f"{name}: tta must be None or 'hflip', got {tta!r}")
+    if tta and x.ndim != 4:
+        raise ValueError(f"{name}: tta='hflip' mirrors images, so x must have shape "
+                         f"(N, C, H, W); got {x.shape}")
+
+
+def predict(model, x, *, batch_size=256, tta=None, progress=False):
     """Model outputs for ``x`` in evaluation mode, batch by batch; the mode is restored.
 
     Parameters
     ----------
     x : ndarray, shape (N, ...)
+    tta : None or "hflip", keyword-only
+        Test-time augmentation. "hflip" returns the average of the softmax
+        probabilities of each image and of its left-right mirror, instead of
+        the raw outputs; it doubles the cost (two forward passes per batch).
+    progress : False, True, "text" or "tqdm", keyword-only
+        A progress bar over the batches (see :func:`cnnlib.progress.progress_bar`).
 
     Returns
     -------
-    ndarray, shape (N, ...) of the model's outputs
+    ndarray, shape (N, ...) of the model's outputs, or (N, K) probabilities with ``tta``
     """
     batch_size = _check_batch_size("predict", batch_size)
     x = check_real("predict", x)
     if x.ndim < 1:
         raise ValueError("predict: x must have a batch axis, shape (N, ...); got a scalar")
+    _check_tta("predict", tta, x)
+    check_progress("predict", progress)
+
+    def run(xb):
+        out = model.forward(xb)
+        if tta == "hflip":
+            out = (softmax(out, axis=1) + softmax(model.forward(xb[..., ::-1]), axis=1)) / 2
+        return out
+
     was_training = model.training
     model.eval()
     try:
-        parts = [model.forward(x[idx]) for idx in batches(len(x), batch_size)]
+        parts = []
+        with progress_bar(-(-len(x) // batch_size), "predict", progress=progress) as bar:
+            for idx in batches(len(x), batch_size):
+                parts.append(run(x[idx]))
+                bar.update()
         if not parts:
-            return model.forward(x)
+            return run(x)
         return np.concatenate(parts)
     finally:
         model.train(was_training)
 
 
-def evaluate(model, x, y, *, batch_size=256):
+def evaluate(model, x, y, *, batch_size=256, tta=None, progress=False):
     """Classification accuracy: the fraction of ``argmax(model(x)) == y``.
 
     Parameters
     ----------
     x : ndarray, shape (N, ...)
     y : ndarray of int, shape (N,); (N, 1) and one-hot labels are refused
+    tta : None or "hflip", keyword-only
+        "hflip" classifies by the average softmax probabilities of each
+        image and its mirror (see :func:`predict`); it doubles the cost.
+    progress : False, True, "text" or "tqdm", keyword-only
+        A progress bar over the batches.
     """
-    scores = predict(model, x, batch_size=batch_size)
+    scores = predict(model, x, batch_size=batch_size, tta=tta, progress=progress)
     if scores.ndim != 2:
         raise ValueError(f"evaluate: the model's output has shape {scores.shape}; "
                          f"expected (N, classes)")
@@ -161,12 +215,13 @@ def _check_fit_data(x, y, x_val, y_val):
 
 
 def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
-        y_val=None, patience=None, transform=None, lr_schedule=None, workers=1, verbose=True):
+        y_val=None, patience=None, transform=None, lr_schedule=None, step_schedule=None,
+        clip_grad_norm=None, ema=None, monitor=None, workers=1, verbose=True, progress=False):
     """Train a classifier with shuffled minibatches, one :func:`train_step` per batch.
 
     Everything is validated before the first update: the data's lengths,
     the labels' type and range (against the model's number of outputs),
-    ``batch_size > 0`` and ``epochs >= 0``.
+    ``batch_size > 0``, ``epochs >= 0`` and the options below.
 
     Parameters
     ----------
@@ -188,11 +243,36 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
     lr_schedule : callable, optional
         ``lr_schedule(epoch) -> lr``, the optimiser's learning rate for each
         epoch (counted from 0); e.g. :func:`cosine_schedule`.
+    step_schedule : callable, optional
+        ``step_schedule(step) -> lr`` for every optimiser step (counted from 0
+        over the whole run), e.g. :class:`cnnlib.schedules.OneCycleLR`. One
+        with a ``total_steps`` must have enough steps for every epoch; one
+        with ``cycle_momentum`` also sets the optimiser's momentum (SGD's
+        ``momentum``, Adam's first beta) from ``step_schedule.momentum(step)``.
+        Not together with ``lr_schedule``.
+    clip_grad_norm : float > 0, optional
+        Clip the gradients' global norm before every step
+        (:func:`cnnlib.optim.clip_grad_norm_`).
+    ema : float in (0, 1) or :class:`cnnlib.averaging.EMA`, optional
+        Keep an exponential moving average of the weights, updated after
+        every step. Validation (and so early stopping) uses the averaged
+        weights. Given a decay, ``fit`` builds the average and, at the end,
+        copies it (the best epoch's, with ``patience``) into ``model``; given
+        an ``EMA`` built on ``model``, it updates that one and leaves
+        ``model`` with its own weights.
+    monitor : :class:`cnnlib.monitor.Monitor`, optional
+        Records per-layer statistics during training; attached for the
+        run and detached at its end.
     workers : int
         Threads that share each batch (:class:`cnnlib.parallel.DataParallel`,
         which needs threadpoolctl); 1 runs :func:`train_step`.
     verbose : bool
         Print one line per epoch.
+    progress : False, True, "text" or "tqdm"
+        A per-batch progress bar (elapsed and remaining time, running loss)
+        for each epoch, on stderr or as a notebook widget (see
+        :func:`cnnlib.progress.progress_bar`). Off by default, so that saved
+        notebook outputs stay as they are.
 
     Returns
     -------
@@ -203,6 +283,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
     workers = check_int("fit: workers", workers)
     check_rng("fit", rng)
     _check_optimizer("fit", model, optimizer)
+    check_progress("fit", progress)
     if patience is not None:
         patience = check_int("fit: patience", patience)
         if x_val is None:
@@ -214,73 +295,93 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs, batch_size, rng, x_val=None,
         y_val = check_labels("fit", y_val, len(x_val), k)
     if lr_schedule is not None and not callable(lr_schedule):
         raise TypeError("fit: lr_schedule must be a function of the epoch")
+    n_batches = -(-len(x) // batch_size)
+    if step_schedule is not None and lr_schedule is not None:
+        raise ValueError("fit: give lr_schedule (per epoch) or step_schedule (per step), "
+                         "not both")
+    check_step_schedule("fit", step_schedule, optimizer, epochs * n_batches)
+    if clip_grad_norm is not None:
+        clip_grad_norm = check_number("fit: clip_grad_norm", clip_grad_norm, low=0,
+                                      low_open=True)
+    if ema is not None and not isinstance(ema, EMA):
+        ema = check_number("fit: ema (the decay)", ema, low=0, high=1, low_open=True,
+                           high_open=True)
+    if monitor is not None and not isinstance(monitor, Monitor):
+        raise TypeError(f"fit: monitor must be a cnnlib.monitor.Monitor, got "
+                        f"{type(monitor).__name__}")
     parallel = DataParallel(model, workers) if workers > 1 else None
+    averager = ema if isinstance(ema, EMA) or ema is None else EMA(model, ema)
+    judged = model if averager is None else averager.module  # what validation sees
     history = History()
     best, best_state = np.inf, None
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        if lr_schedule is not None:
-            optimizer.lr = check_number("fit: lr_schedule(epoch)", lr_schedule(epoch), low=0,
-                                        low_open=True)
-        model.train()
-        total, correct = 0.0, 0
-        for idx in batches(len(x), batch_size, rng=rng):
-            xb = x[idx] if transform is None else transform(x[idx], rng)
-            if parallel is None:
-                loss, out = train_step(model, loss_fn, optimizer, xb, y[idx])
-            else:
-                loss, out = parallel(loss_fn, optimizer, xb, y[idx])
-            total += loss * len(idx)
-            correct += int(np.sum(out.argmax(axis=1) == y[idx]))
-        history.loss.append(total / len(x))
-        history.train_acc.append(correct / len(x))
-        line = (f"epoch {epoch + 1:>3}/{epochs}  loss {history.loss[-1]:.4f}  "
-                f"acc {history.train_acc[-1]:.3f}")
-        if x_val is not None:
-            out = predict(model, x_val, batch_size=batch_size)
-            val_loss = loss_fn.forward(out, y_val)
-            val_acc = float(np.mean(out.argmax(axis=1) == y_val))
-            history.val_loss.append(val_loss)
-            history.val_acc.append(val_acc)
-            line += f"  val_loss {val_loss:.4f}  val_acc {val_acc:.3f}"
-            if val_loss < best:
-                best, history.best_epoch = val_loss, epoch
-                if patience is not None:
-                    best_state = _snapshot(model)
-        history.seconds.append(time.perf_counter() - start)
-        if verbose:
-            print(f"{line}  [time: {history.seconds[-1]:.1f} s]", flush=True)
-        if patience is not None and epoch - history.best_epoch >= patience:
+    step = 0
+    if monitor is not None:
+        monitor.attach(model)  # after the copies above, which must not share its hooks
+    try:
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            if lr_schedule is not None:
+                optimizer.lr = check_number("fit: lr_schedule(epoch)", lr_schedule(epoch),
+                                            low=0, low_open=True)
+            model.train()
+            total, correct = 0.0, 0
+            with progress_bar(n_batches, f"epoch {epoch + 1}/{epochs}", progress=progress,
+                              leave=False) as bar:
+                for idx in batches(len(x), batch_size, rng=rng):
+                    if step_schedule is not None:
+                        apply_step_schedule("fit", step_schedule, optimizer, step)
+                    xb = x[idx] if transform is None else transform(x[idx], rng)
+                    if monitor is not None:
+                        monitor.begin_step(step)
+                    if parallel is None:
+                        loss, out = train_step(model, loss_fn, optimizer, xb, y[idx],
+                                               clip_grad_norm=clip_grad_norm)
+                    else:
+                        loss, out = parallel(loss_fn, optimizer, xb, y[idx],
+                                             clip_grad_norm=clip_grad_norm)
+                    if monitor is not None:
+                        monitor.end_step()
+                    if averager is not None:
+                        averager.update_parameters(model)
+                    step += 1
+                    total += loss * len(idx)
+                    correct += int(np.sum(out.argmax(axis=1) == y[idx]))
+                    bar.set_postfix_str(f"loss {loss:.4f}")
+                    bar.update()
+            history.loss.append(total / len(x))
+            history.train_acc.append(correct / len(x))
+            line = (f"epoch {epoch + 1:>3}/{epochs}  loss {history.loss[-1]:.4f}  "
+                    f"acc {history.train_acc[-1]:.3f}")
+            if x_val is not None:
+                out = predict(judged, x_val, batch_size=batch_size)
+                val_loss = loss_fn.forward(out, y_val)
+                val_acc = float(np.mean(out.argmax(axis=1) == y_val))
+                history.val_loss.append(val_loss)
+                history.val_acc.append(val_acc)
+                line += f"  val_loss {val_loss:.4f}  val_acc {val_acc:.3f}"
+                if val_loss < best:
+                    best, history.best_epoch = val_loss, epoch
+                    if patience is not None:
+                        best_state = _snapshot(judged)
+            history.seconds.append(time.perf_counter() - start)
             if verbose:
-                print(f"stopping early: no improvement for {patience} epochs; "
-                      f"best was epoch {history.best_epoch + 1}")
-            break
+                print(f"{line}  [time: {history.seconds[-1]:.1f} s]", flush=True)
+            if patience is not None and epoch - history.best_epoch >= patience:
+                if verbose:
+                    print(f"stopping early: no improvement for {patience} epochs; "
+                          f"best was epoch {history.best_epoch + 1}")
+                break
+    finally:
+        if monitor is not None:
+            monitor.detach()
     if best_state is not None:
-        _restore(model, best_state)
+        _restore(judged, best_state)
+    if averager is not None and not isinstance(ema, EMA) and averager.n_averaged:
+        _restore(model, _snapshot(averager.module))
+        for mine, avg in zip(model.modules(), averager.module.modules()):
+            if hasattr(avg, "num_batches_tracked"):
+                mine.num_batches_tracked = avg.num_batches_tracked
     return history
-
-
-def cosine_schedule(lr, epochs, *, final=0.02):
-    """Learning rates that fall from ``lr`` to ``final * lr`` along half a cosine.
-
-    ``lr_t = lr (final + (1 - final) (1 + cos(pi t / (epochs - 1))) / 2)`` for
-    epoch ``t``: slow at first, fastest in the middle, gentle at the end
-    (Loshchilov and Hutter's SGDR, without restarts).
-
-    Returns
-    -------
-    callable
-        ``schedule(epoch) -> float``, for :func:`fit`'s ``lr_schedule``.
-    """
-    lr = check_number("cosine_schedule: lr", lr, low=0, low_open=True)
-    epochs = check_int("cosine_schedule: epochs", epochs)
-    final = check_number("cosine_schedule: final", final, low=0, high=1)
-
-    def schedule(epoch):
-        t = min(epoch, epochs - 1) / max(epochs - 1, 1)
-        return lr * (final + (1 - final) * (1 + np.cos(np.pi * t)) / 2)
-
-    return schedule
 
 
 def _snapshot(model):

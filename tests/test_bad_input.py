@@ -150,10 +150,10 @@ def test_evaluate_refuses_labels_that_are_not_class_indices(bad, message):
 def test_empty_batch_through_flatten_and_losses():
     assert cnnlib.Flatten().forward(np.ones((0, 3, 2, 2))).shape == (0, 12)
     for loss in (cnnlib.CrossEntropyLoss(), cnnlib.NLLLoss()):
-        assert loss.forward(np.zeros((0, 4)), np.zeros(0, dtype=int)) == 0.0
+        assert np.isnan(loss.forward(np.zeros((0, 4)), np.zeros(0, dtype=int)))
         assert loss.backward().shape == (0, 4)
     mse = cnnlib.MSELoss()
-    assert mse.forward(np.zeros((0, 2)), np.zeros((0, 2))) == 0.0
+    assert np.isnan(mse.forward(np.zeros((0, 2)), np.zeros((0, 2))))
     assert mse.backward().shape == (0, 2)
 
 

@@ -7,7 +7,8 @@ SCRIPT = """
 import sys
 
 class Block:
-    BLOCKED = ("matplotlib", "ipywidgets", "IPython", "sklearn", "scipy", "threadpoolctl", "torch")
+    BLOCKED = ("matplotlib", "ipywidgets", "IPython", "sklearn", "scipy", "threadpoolctl", "torch",
+               "tqdm")
 
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in self.BLOCKED:

@@ -14,6 +14,16 @@ Each model trains with Adam for a fixed number of epochs while the learning
 rate falls from ``--lr`` along a cosine, and keeps the weights of the epoch
 with the lowest loss on a validation split held out from the 60,000
 training images.
+
+A recipe can be chosen on the command line: the schedule (``--schedule``
+one-cycle, or a linear warm-up then a cosine, per step), label smoothing,
+an exponential moving average of the weights (``--ema``, whose weights are
+the ones saved), gradient clipping, the augmentation (random crops and
+flips, random erasing) and hflip test-time augmentation for the test
+accuracy. Each model's record keeps what rebuilds and evaluates it:
+``builder`` and ``builder_kwargs`` (a function of :mod:`cnnlib.models`),
+``weights`` (a file beside the record), ``tta`` and ``test_acc``, with
+``seconds`` and every setting.
 """
 
 import argparse
@@ -27,12 +37,14 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
-from cnnlib.book.cli import whole
+from cnnlib.book.cli import add_progress_option, fraction, progress_setting, whole
 from cnnlib.data import crop_and_flip, fashion_mnist
+from cnnlib.data.augment import random_erasing
 from cnnlib.io import save_weights
 from cnnlib.losses import CrossEntropyLoss, NLLLoss
 from cnnlib.models import fashion_cnn, fashion_resnet, letters_cnn
 from cnnlib.optim import Adam
+from cnnlib.schedules import OneCycleLR, WarmupCosine
 from cnnlib.train import cosine_schedule, evaluate, fit, write_json
 
 MODELS = {
@@ -48,25 +60,56 @@ def workers_for(name, args):
     return args.workers or MODELS[name][4]
 
 
+def augmentation(name, args):
+    """The ``transform`` for ``fit``: crops and flips as ``--augment`` says, then random erasing."""
+    crops = MODELS[name][2] if args.augment == "model" else args.augment == "cropflip"
+    if not crops and not args.erase:
+        return None
+
+    def augment(xb, rng):
+        if crops:
+            xb = crop_and_flip(xb, rng=rng, padding=2)
+        if args.erase:
+            xb = random_erasing(xb, rng=rng, p=args.erase)
+        return xb
+
+    return augment
+
+
+def schedules(args, epochs, steps_per_epoch):
+    """``fit``'s keyword arguments for the ``--schedule`` chosen, peaking at ``--lr``."""
+    total = max(epochs * steps_per_epoch, 2)
+    if args.schedule == "onecycle":
+        return {"step_schedule": OneCycleLR(args.lr, total, pct_start=args.pct_start)}
+    if args.schedule == "warmup":
+        warmup = min(round(args.warmup_epochs * steps_per_epoch), total - 1)
+        return {"step_schedule": WarmupCosine(args.lr, total, warmup_steps=warmup)}
+    return {"lr_schedule": cosine_schedule(args.lr, epochs)}
+
+
 def train_one(name, d, args):
     """Train model ``name`` of :data:`MODELS` on the split ``d``; returns (model, History)."""
-    builder, loss_cls, augmented, epochs, _ = MODELS[name]
+    builder, loss_cls, _, epochs, _ = MODELS[name]
     epochs, workers = args.epochs or epochs, workers_for(name, args)
     rng = np.random.default_rng([args.seed, list(MODELS).index(name)])
     model = builder(10, rng=rng)
     model[0].needs_input_grad = False
     opt = Adam(model, lr=args.lr)
-
-    def augment(xb, rng):
-        return crop_and_flip(xb, rng=rng, padding=2)
-
+    loss_fn = (CrossEntropyLoss(label_smoothing=args.label_smoothing)
+               if loss_cls is CrossEntropyLoss else loss_cls())
+    transform = augmentation(name, args)
+    steps_per_epoch = -(-len(d["y_train"]) // args.batch_size)
+    extras = [f"{args.schedule} schedule"]
+    extras += ["augmented"] if transform else []
+    extras += [f"label smoothing {args.label_smoothing}"] if args.label_smoothing else []
+    extras += [f"EMA {args.ema}"] if args.ema else []
     print(f"--- {name}: {model.num_params():,} parameters, {epochs} epochs, {workers} "
-          f"worker{'s' if workers > 1 else ''}{', random crops and flips' if augmented else ''}",
-          flush=True)
-    history = fit(model, loss_cls(), opt, d["x_train"], d["y_train"], epochs=epochs,
+          f"worker{'s' if workers > 1 else ''}, {', '.join(extras)}", flush=True)
+    history = fit(model, loss_fn, opt, d["x_train"], d["y_train"], epochs=epochs,
                   batch_size=args.batch_size, rng=rng, x_val=d["x_val"], y_val=d["y_val"],
-                  patience=epochs, transform=augment if augmented else None,
-                  lr_schedule=cosine_schedule(args.lr, epochs), workers=workers)
+                  patience=epochs, transform=transform, workers=workers,
+                  ema=args.ema or None, clip_grad_norm=args.clip or None,
+                  progress=progress_setting(args), **schedules(args, epochs, steps_per_epoch))
     return model, history
 
 
@@ -93,7 +136,8 @@ def main(argv=None):
                         help="epochs for every model (default: each model's own, see MODELS)")
     parser.add_argument("--batch-size", type=whole(1), default=128)
     parser.add_argument("--lr", type=float, default=2e-3,
-                        help="Adam's learning rate at the start of the cosine")
+                        help="Adam's peak learning rate: the start of the cosine, the top of "
+                             "the one-cycle, the end of the warm-up")
     parser.add_argument("--val", type=whole(10), default=5000, help="validation images")
     parser.add_argument("--limit", type=whole(0), default=0,
                         help="use only the first N training images (for quick checks)")
@@ -102,7 +146,39 @@ def main(argv=None):
     parser.add_argument("--workers", type=whole(0, 64), default=0,
                         help="threads that share each batch (cnnlib.parallel.DataParallel, "
                              "one BLAS thread each; default: each model's own, see MODELS)")
+    recipe = parser.add_argument_group("recipe")
+    recipe.add_argument("--schedule", choices=["cosine", "onecycle", "warmup"],
+                        default="cosine", help="cosine: per epoch, from --lr (the default); "
+                        "onecycle: per step, up to --lr and down (OneCycleLR); warmup: per step, "
+                        "a linear warm-up to --lr, then a cosine (WarmupCosine)")
+    recipe.add_argument("--pct-start", type=fraction(open_low=True, open_high=True),
+                        default=0.3, help="one-cycle: the fraction of steps that climb")
+    recipe.add_argument("--warmup-epochs", type=float, default=1.0,
+                        help="warmup: epochs of linear warm-up")
+    recipe.add_argument("--label-smoothing", type=fraction(), default=0.0,
+                        help="CrossEntropyLoss's label_smoothing (not for letters_cnn, whose "
+                             "NLLLoss has none)")
+    recipe.add_argument("--ema", type=fraction(open_high=True), default=0.0,
+                        help="decay of an exponential moving average of the weights, which "
+                             "are validated and saved (0: none)")
+    recipe.add_argument("--clip", type=float, default=0.0,
+                        help="clip the gradients' global norm to this (0: no clipping)")
+    recipe.add_argument("--augment", choices=["model", "none", "cropflip"], default="model",
+                        help="random crops and flips: each model's own (see MODELS), never, "
+                             "or always")
+    recipe.add_argument("--erase", type=fraction(), default=0.0,
+                        help="random erasing: the probability that an image loses a box")
+    recipe.add_argument("--tta", choices=["none", "hflip"], default="none",
+                        help="test-time augmentation for the test accuracy")
+    add_progress_option(parser)
     args = parser.parse_args(argv)
+    if args.label_smoothing and "letters_cnn" in args.models:
+        parser.error("--label-smoothing needs CrossEntropyLoss, and letters_cnn is trained "
+                     "with NLLLoss (it ends with LogSoftmax); leave it out of --models")
+    if not args.clip >= 0:
+        parser.error(f"--clip must be 0 (off) or a positive norm, got {args.clip}")
+    if not args.warmup_epochs >= 0:
+        parser.error(f"--warmup-epochs must be 0 or more, got {args.warmup_epochs}")
     with threadpool_limits(args.threads, user_api="blas"):
         run(args)
 
@@ -128,8 +204,13 @@ def run(args):
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         save_weights(model, out / f"fashion_{name}.npz")
         history.to_json(out / f"fashion_{name}.json")
-        acc = evaluate(model, d["x_test"], d["y_test"])
-        record["models"][name] = {"params": model.num_params(), "test_acc": acc,
+        tta = None if args.tta == "none" else args.tta
+        acc = evaluate(model, d["x_test"], d["y_test"], tta=tta,
+                       progress=progress_setting(args))
+        record["models"][name] = {"builder": MODELS[name][0].__name__,
+                                  "builder_kwargs": {"num_classes": 10},
+                                  "weights": f"fashion_{name}.npz", "tta": tta,
+                                  "params": model.num_params(), "test_acc": acc,
                                   "workers": workers_for(name, args),
                                   "seconds": seconds, "cpu_seconds": cpu_seconds,
                                   "epochs": len(history.loss),

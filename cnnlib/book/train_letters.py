@@ -20,7 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from cnnlib.book import datasets
-from cnnlib.book.cli import whole
+from cnnlib.book.cli import add_progress_option, progress_setting, whole
 from cnnlib.book.experiments import lr_sweep, pick_rate
 from cnnlib.data import emnist_letters
 from cnnlib.data.augment import random_shift
@@ -92,7 +92,7 @@ def train_one(name, d, lr, args):
     history = fit(model, NLLLoss(), Adam(model, lr=lr), d["x_train"], d["y_train"],
                   epochs=args.epochs, batch_size=args.batch_size, rng=rng, x_val=d["x_val"],
                   y_val=d["y_val"], patience=args.patience,
-                  transform=shifted if augmented else None)
+                  transform=shifted if augmented else None, progress=progress_setting(args))
     return model, history
 
 
@@ -124,6 +124,7 @@ def main(argv=None):
                              "IDX files (see cnnlib.data.emnist_letters) instead of the "
                              "letters rendered from fonts; write the results somewhere other "
                              "than book/results")
+    add_progress_option(parser)
     args = parser.parse_args(argv)
     with threadpool_limits(args.threads, user_api="blas"):
         run(args)

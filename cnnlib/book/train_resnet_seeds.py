@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from cnnlib.book.cli import whole
+from cnnlib.book.cli import add_progress_option, progress_setting, whole
 from cnnlib.book.experiments import resnet_digits, train_deep
 from cnnlib.models import plain_net, small_resnet
+from cnnlib.progress import progress_bar
 from cnnlib.train import write_json
 
 NETWORKS = {"plain": plain_net, "residual": small_resnet}
@@ -33,6 +34,7 @@ def main(argv=None):
                         help="step counts at which to measure the test accuracy; the last is "
                              "the length of each run")
     parser.add_argument("--threads", type=whole(1), default=1, help="BLAS threads")
+    add_progress_option(parser)
     args = parser.parse_args(argv)
     with threadpool_limits(args.threads, user_api="blas"):
         run(args)
@@ -44,6 +46,7 @@ def run(args):
     x_train, y_train, x_test, y_test = resnet_digits()
     eval_at = sorted(args.eval_at)
     runs = []
+    bar = progress_bar(args.seeds * len(NETWORKS), "runs", progress=progress_setting(args))
     for seed in range(args.seeds):
         row = {"seed": seed}
         for name, build in NETWORKS.items():
@@ -52,10 +55,12 @@ def run(args):
                                          x_test=x_test, y_test=y_test, eval_at=eval_at)
             row[name] = {"loss": losses.tolist(), "test_acc": {str(k): v for k, v in accs.items()},
                          "seconds": time.perf_counter() - t0}
+            bar.update()
         runs.append(row)
         print(f"seed {seed}: " + "  ".join(
             f"{name} acc " + "/".join(f"{row[name]['test_acc'][str(k)]:.3f}" for k in eval_at)
             for name in NETWORKS) + f"  (after {', '.join(map(str, eval_at))} steps)", flush=True)
+    bar.close()
     total = time.perf_counter() - start
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

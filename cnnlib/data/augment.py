@@ -1,4 +1,4 @@
-"""Image perturbations for augmentation and robustness tests: shifts and flipped pixels."""
+"""Image perturbations for augmentation and robustness tests: shifts, flips, erased boxes."""
 
 import numpy as np
 
@@ -153,3 +153,52 @@ def crop_and_flip(images, *, rng, padding=2):
     ndarray, shape (N, C, H, W)
     """
     return random_flip(random_shift(images, padding, rng=rng), rng=rng)
+
+
+def random_erasing(images, *, rng, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0):
+    """Blank a random box in each image with probability ``p`` (Zhong et al., 2020).
+
+    As torchvision's ``RandomErasing``: the box covers a fraction of the
+    image drawn uniformly from ``scale``, with an aspect ratio (height over
+    width) drawn log-uniformly from ``ratio``; its sides are rounded to
+    whole pixels, and a box that does not fit is drawn again, up to 10
+    times, after which the image is left as it is. Every channel of the box
+    is set to ``value``.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, C, H, W)
+    rng : numpy.random.Generator
+    p : float in [0, 1]
+    scale : (float, float), 0 < low <= high <= 1
+    ratio : (float, float), 0 < low <= high
+    value : float
+
+    Returns
+    -------
+    ndarray, shape (N, C, H, W), a new array
+    """
+    images = np.array(_images("random_erasing", images))
+    p = check_number("random_erasing: p", p, low=0, high=1)
+    try:
+        (s0, s1), (r0, r1) = scale, ratio
+    except (TypeError, ValueError):
+        raise ValueError(f"random_erasing: scale and ratio must be pairs, got {scale!r} and "
+                         f"{ratio!r}") from None
+    s0 = check_number("random_erasing: scale[0]", s0, low=0, high=1, low_open=True)
+    s1 = check_number("random_erasing: scale[1]", s1, low=s0, high=1)
+    r0 = check_number("random_erasing: ratio[0]", r0, low=0, low_open=True)
+    r1 = check_number("random_erasing: ratio[1]", r1, low=r0)
+    value = check_number("random_erasing: value", value)
+    check_rng("random_erasing", rng)
+    n, _, h, w = images.shape
+    for k in np.flatnonzero(rng.random(n) < p):
+        for _ in range(10):
+            area = h * w * rng.uniform(s0, s1)
+            aspect = np.exp(rng.uniform(np.log(r0), np.log(r1)))
+            bh, bw = int(round(np.sqrt(area * aspect))), int(round(np.sqrt(area / aspect)))
+            if 0 < bh < h and 0 < bw < w:
+                i, j = rng.integers(0, h - bh + 1), rng.integers(0, w - bw + 1)
+                images[k, :, i:i + bh, j:j + bw] = value
+                break
+    return images
