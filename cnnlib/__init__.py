@@ -8,6 +8,7 @@ from cnnlib import data, functional, init, models, nn, parallel, tools, train
 from cnnlib.autograd import Value
 from cnnlib.io import load_weights, save_weights
 from cnnlib.losses import CrossEntropyLoss, MSELoss, NLLLoss
+from cnnlib.losses import SigmoidFocalLoss, SmoothL1Loss
 from cnnlib.nn import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Bottleneck, Branches,
                        Conv2d, ConvTranspose2d, Dropout, Flatten, GELU, Identity, Linear,
                        LogSoftmax, MaxPool2d, Module, ReLU, ResidualBlock, Sequential)
@@ -24,4 +25,5 @@ __all__ = [
     "ReLU", "CrossEntropyLoss", "MSELoss", "NLLLoss", "Module", "Sequential", "BatchNorm2d",
     "Dropout", "SGD", "Adam", "ResidualBlock", "receptive_field", "summary",
     "AdaptiveAvgPool2d", "Bottleneck", "Branches", "ConvTranspose2d",
+    "SigmoidFocalLoss", "SmoothL1Loss",
 ]

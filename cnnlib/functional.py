@@ -5,6 +5,8 @@ and activations in :mod:`cnnlib.nn.activations`; this module gathers them
 under one name, as ``torch.nn.functional`` does.
 """
 
+from cnnlib.losses import (sigmoid_focal_loss, sigmoid_focal_loss_backward, smooth_l1_loss,
+                           smooth_l1_loss_backward)
 from cnnlib.nn.activations import (gelu, gelu_backward, gelu_with_tanh, log_softmax,
                                    log_softmax_backward, relu, relu_backward, softmax)
 from cnnlib.nn.conv import (check_conv_args, col2im, conv2d, conv2d_backward,
@@ -21,4 +23,6 @@ __all__ = [
     "avg_pool2d_backward", "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
     "adaptive_windows", "relu", "relu_backward", "gelu", "gelu_with_tanh", "gelu_backward",
     "softmax", "log_softmax", "log_softmax_backward",
+    "sigmoid_focal_loss", "sigmoid_focal_loss_backward", "smooth_l1_loss",
+    "smooth_l1_loss_backward",
 ]
