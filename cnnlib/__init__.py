@@ -12,6 +12,7 @@ from cnnlib.losses import SigmoidFocalLoss, SmoothL1Loss
 from cnnlib.nn import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Bottleneck, Branches,
                        Conv2d, ConvTranspose2d, Dropout, Flatten, GELU, Identity, Linear,
                        LogSoftmax, MaxPool2d, Module, ReLU, ResidualBlock, Sequential)
+from cnnlib.nn import Upsample
 from cnnlib.optim import SGD, Adam
 from cnnlib.parallel import DataParallel
 from cnnlib.tools import gradcheck, shapes
@@ -25,5 +26,5 @@ __all__ = [
     "ReLU", "CrossEntropyLoss", "MSELoss", "NLLLoss", "Module", "Sequential", "BatchNorm2d",
     "Dropout", "SGD", "Adam", "ResidualBlock", "receptive_field", "summary",
     "AdaptiveAvgPool2d", "Bottleneck", "Branches", "ConvTranspose2d",
-    "SigmoidFocalLoss", "SmoothL1Loss",
+    "SigmoidFocalLoss", "SmoothL1Loss", "Upsample",
 ]

@@ -14,6 +14,7 @@ from cnnlib.nn.conv import (check_conv_args, col2im, conv2d, conv2d_backward,
 from cnnlib.nn.pooling import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,
                                adaptive_windows, avg_pool2d, avg_pool2d_backward, max_pool2d,
                                max_pool2d_backward, max_pool2d_with_indices)
+from cnnlib.nn.upsample import interpolate, interpolate_backward
 from cnnlib.nn.windows import conv_transpose_output_size, output_size
 
 __all__ = [
@@ -24,5 +25,5 @@ __all__ = [
     "adaptive_windows", "relu", "relu_backward", "gelu", "gelu_with_tanh", "gelu_backward",
     "softmax", "log_softmax", "log_softmax_backward",
     "sigmoid_focal_loss", "sigmoid_focal_loss_backward", "smooth_l1_loss",
-    "smooth_l1_loss_backward",
+    "smooth_l1_loss_backward", "interpolate", "interpolate_backward",
 ]
