@@ -13,6 +13,8 @@ turns their distances back into boxes and removes duplicates with
 class-wise non-maximum suppression.
 """
 
+import time
+
 import numpy as np
 
 from cnnlib.checks import check_int, check_ndim, check_number, check_real
@@ -262,3 +264,87 @@ def decode_detections(pred, *, stride=STRIDE, score_threshold=0.05, iou_threshol
         keep = batched_nms(boxes, score, cls, iou_threshold)[:max_detections]
         out.append({"boxes": boxes[keep], "scores": score[keep], "labels": cls[keep]})
     return out
+
+
+def fit_detector(model, scenes, optimizer, *, rng, batch_size=32, steps=None, seconds=None,
+                 loss_fn=None, num_classes=None, log_every=0):
+    """Train a detector on :class:`~cnnlib.data.Scenes` for a number of steps or seconds.
+
+    Each step draws a batch from a fresh permutation of the scenes (a new
+    one every epoch), assigns targets, and takes one optimiser step on
+    :class:`DetectionLoss`. The model is left in training mode.
+
+    Parameters
+    ----------
+    model : Module
+        Maps (N, 1, H, W) to (N, C + 4, H / 4, W / 4), e.g. :func:`small_detector`.
+    scenes : Scenes
+    optimizer : SGD or Adam on ``model``
+    rng : numpy.random.Generator
+        Draws the batches.
+    batch_size : int, default 32
+    steps, seconds : int and float, optional
+        Stop after this many steps, or once this much wall time has passed;
+        give at least one.
+    loss_fn : DetectionLoss, optional
+    num_classes : int, optional
+        Default: the model's output channels minus 4.
+    log_every : int, default 0
+        Print the loss every this many steps (0: never).
+
+    Returns
+    -------
+    history : dict
+        ``"loss"``, ``"classes"`` and ``"boxes"``: the loss and its two
+        terms at every step; ``"seconds"``: the time taken.
+    """
+    if steps is None and seconds is None:
+        raise ValueError("fit_detector: give steps or seconds (or both)")
+    steps = None if steps is None else check_int("fit_detector: steps", steps)
+    seconds = None if seconds is None else check_number("fit_detector: seconds", seconds, low=0)
+    batch_size = check_int("fit_detector: batch_size", batch_size)
+    loss_fn = DetectionLoss() if loss_fn is None else loss_fn
+    history = {"loss": [], "classes": [], "boxes": []}
+    start, order, at = time.perf_counter(), np.zeros(0, np.int64), 0
+    model.train()
+    while (steps is None or len(history["loss"]) < steps) and (
+            seconds is None or time.perf_counter() - start < seconds):
+        if at >= len(order):
+            order, at = rng.permutation(len(scenes)), 0
+        batch = order[at:at + batch_size]
+        at += batch_size
+        pred = model.forward(scenes.images[batch])
+        k = pred.shape[1] - 4 if num_classes is None else num_classes
+        targets = assign_targets([scenes.boxes[i] for i in batch],
+                                 [scenes.labels[i] for i in batch], k, pred.shape[2:],
+                                 dtype=pred.dtype)
+        loss = loss_fn.forward(pred, targets)
+        model.backward(loss_fn.backward())
+        optimizer.step()
+        history["loss"].append(loss)
+        for part, value in loss_fn.parts.items():
+            history[part].append(value)
+        if log_every and len(history["loss"]) % log_every == 0:
+            print(f"step {len(history['loss'])}: loss {loss:.3f} ({loss_fn.parts['classes']:.3f}"
+                  f" classes, {loss_fn.parts['boxes']:.3f} boxes), "
+                  f"{time.perf_counter() - start:.1f} s", flush=True)
+    history["seconds"] = time.perf_counter() - start
+    return history
+
+
+def detect(model, images, *, batch_size=100, **options):
+    """:func:`decode_detections` of ``model`` (in evaluation mode) on (N, 1, H, W) images.
+
+    ``options`` go to :func:`decode_detections`. The model's mode is
+    restored afterwards.
+    """
+    batch_size = check_int("detect: batch_size", batch_size)
+    was_training = model.training
+    model.eval()
+    try:
+        out = []
+        for i in range(0, len(images), batch_size):
+            out += decode_detections(model.forward(images[i:i + batch_size]), **options)
+        return out
+    finally:
+        model.train(was_training)
