@@ -2,7 +2,9 @@
 
 Convolution lives in :mod:`cnnlib.nn.conv`, pooling in :mod:`cnnlib.nn.pooling`
 and activations in :mod:`cnnlib.nn.activations`; this module gathers them
-under one name, as ``torch.nn.functional`` does.
+under one name, as ``torch.nn.functional`` does. Interpolation lives in
+:mod:`cnnlib.nn.upsample`, and the detection losses (focal, smooth L1) in
+:mod:`cnnlib.losses`.
 """
 
 from cnnlib.losses import (sigmoid_focal_loss, sigmoid_focal_loss_backward, smooth_l1_loss,
