@@ -47,10 +47,10 @@ def run(*, seconds, width, lr, batch_size, train_scenes, val_scenes, seed, root=
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=50.0, help="training time budget")
+    parser.add_argument("--seconds", type=float, default=55.0, help="training time budget")
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--train-scenes", type=int, default=3000)
     parser.add_argument("--val-scenes", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
