@@ -93,6 +93,27 @@ def test_more_than_100_detections_in_an_image():
         assert ours[key] == pytest.approx(theirs[key], abs=1e-6), key
 
 
+def test_crafted_ties_and_area_ranges_equal_pycocotools():
+    # Image 1: a medium detection with IoU exactly 0.5 to a medium and to a small ground
+    # truth; which one it takes depends on the area range (regular beats ignored) and,
+    # when both count, on COCO's rule that the last of equal IoUs wins. Image 2: two
+    # identical ground truths and three identical detections with equal scores.
+    # Image 3: a ground truth on the small/medium border (area exactly 32^2).
+    targets = [{"boxes": np.array([[0.0, 0, 40, 80], [0, 0, 40, 20]]), "labels": np.array([0, 0])},
+               {"boxes": np.array([[5.0, 5, 50, 50]] * 2), "labels": np.array([1, 1])},
+               {"boxes": np.array([[0.0, 0, 32, 32]]), "labels": np.array([0])}]
+    detections = [{"boxes": np.array([[0.0, 0, 40, 40], [0, 0, 40, 70]]),
+                   "scores": np.array([0.9, 0.9]), "labels": np.array([0, 0])},
+                  {"boxes": np.array([[5.0, 5, 50, 50]] * 3), "scores": np.full(3, 0.5),
+                   "labels": np.array([1, 1, 1])},
+                  {"boxes": np.array([[0.0, 0, 32, 16], [0, 0, 33, 33]]),
+                   "scores": np.array([0.8, 0.7]), "labels": np.array([0, 0])}]
+    ours = mean_average_precision(detections, targets)
+    theirs = coco_stats(detections, targets)
+    for key in KEYS:
+        assert ours[key] == pytest.approx(theirs[key], abs=1e-6), key
+
+
 def test_hand_example():
     # Two objects; detections ranked: hit, miss, hit. Precision at the ranks:
     # 1, 1/2, 2/3, made non-increasing: 1, 2/3, 2/3. Recall reaches 0.5 at
