@@ -8,9 +8,11 @@ from cnnlib import data, functional, init, models, nn, parallel, tools, train
 from cnnlib.autograd import Value
 from cnnlib.io import load_weights, save_weights
 from cnnlib.losses import CrossEntropyLoss, MSELoss, NLLLoss
+from cnnlib.losses import SigmoidFocalLoss, SmoothL1Loss
 from cnnlib.nn import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Bottleneck, Branches,
                        Conv2d, ConvTranspose2d, Dropout, Flatten, GELU, Identity, Linear,
                        LogSoftmax, MaxPool2d, Module, ReLU, ResidualBlock, Sequential)
+from cnnlib.nn import Upsample
 from cnnlib.optim import SGD, Adam
 from cnnlib.parallel import DataParallel
 from cnnlib.tools import gradcheck, shapes
@@ -26,4 +28,5 @@ __all__ = [
     "Dropout", "SGD", "Adam", "ResidualBlock", "receptive_field", "summary",
     "AdaptiveAvgPool2d", "Bottleneck", "Branches", "ConvTranspose2d",
     "averaging", "lr_range", "monitor", "progress", "schedules",
+    "SigmoidFocalLoss", "SmoothL1Loss", "Upsample",
 ]

@@ -137,3 +137,28 @@ def check_axis(name, axis, ndim):
         raise ValueError(f"{name}: axis must be an int in [{-ndim}, {ndim - 1}] for a "
                          f"{ndim}-D array, got {axis!r}")
     return int(axis) % ndim
+
+
+def check_boxes(name, boxes, what="boxes"):
+    """Return ``boxes`` as a float (K, 4) array of finite (x1, y1, x2, y2) boxes.
+
+    Integer boxes become float64, float boxes keep their dtype, and an empty
+    input (``[]`` or shape (0, 4)) becomes shape (0, 4). A box with
+    ``x2 < x1`` or ``y2 < y1`` is refused; ``x2 == x1`` (zero area) is allowed.
+    """
+    boxes = check_real(name, boxes, what)
+    if boxes.size == 0 and (boxes.ndim == 1 or (boxes.ndim == 2 and boxes.shape[1] in (0, 4))):
+        boxes = boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"{name}: {what} must have shape (K, 4), one (x1, y1, x2, y2) row "
+                         f"per box, got shape {boxes.shape}")
+    if boxes.dtype.kind != "f":
+        boxes = boxes.astype(np.float64)
+    check_finite(name, boxes, what)
+    bad = np.flatnonzero((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]))
+    if bad.size:
+        raise ValueError(
+            f"{name}: {what} must be (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2, but box "
+            f"{bad[0]} is {boxes[bad[0]].tolist()} ({bad.size} such boxes); convert (x, y, w, h) "
+            f"or (cx, cy, w, h) boxes with cnnlib.tools.boxes.box_convert first")
+    return boxes

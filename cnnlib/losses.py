@@ -1,4 +1,4 @@
-"""Loss functions: ``forward(pred, target) -> float`` and ``backward() -> dpred``."""
+"""Losses: ``forward(pred, target) -> float``, ``backward() -> dpred``; focal and smooth L1 functions."""
 
 import numpy as np
 
@@ -174,3 +174,254 @@ class MSELoss(_Loss):
     def _gradient(self):
         diff = self._grad_parts
         return 2 * diff / diff.dtype.type(max(diff.size, 1))
+
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _check_reduction(name, reduction, allowed=_REDUCTIONS):
+    if reduction not in allowed:
+        raise ValueError(f"{name}: reduction must be one of {', '.join(map(repr, allowed))}, "
+                         f"got {reduction!r}")
+    return reduction
+
+
+def _pair(name, pred, target, what="input"):
+    """``pred`` as a float array and ``target`` in its dtype; same shape, both finite."""
+    pred = as_float(pred, f"{name} {what}")
+    target = check_real(name, target, "target")
+    if pred.shape != target.shape:
+        raise ValueError(f"{name}: {what} has shape {pred.shape} but target has shape "
+                         f"{target.shape}; they must match")
+    check_finite(name, pred, what)
+    check_finite(name, target, "target")
+    return pred, target.astype(pred.dtype, copy=False)
+
+
+def _reduce(loss, reduction):
+    if reduction == "none":
+        return loss
+    total = loss.sum(dtype=loss.dtype)
+    return total / loss.dtype.type(max(loss.size, 1)) if reduction == "mean" else total
+
+
+def _unreduce(name, dy, shape, dtype, reduction):
+    """The upstream gradient spread over the elements, as ``reduction`` spread the loss."""
+    dy = check_real(f"{name}_backward", dy, "gradient")
+    if reduction == "none":
+        if dy.shape != shape:
+            raise ValueError(f"{name}_backward: gradient has shape {dy.shape} but the loss had "
+                             f"{shape}")
+        return dy.astype(dtype, copy=False)
+    if dy.size != 1:
+        raise ValueError(f"{name}_backward: with reduction={reduction!r} the loss is a scalar, "
+                         f"so the gradient must be one number, got shape {dy.shape}")
+    scale = dtype.type(dy.item())
+    if reduction == "mean":
+        scale /= dtype.type(max(int(np.prod(shape)), 1))
+    return np.full(shape, scale, dtype=dtype)
+
+
+def _focal_args(name, inputs, targets, alpha, gamma, reduction):
+    inputs, targets = _pair(name, inputs, targets, "inputs")
+    if targets.size and (targets.min() < 0 or targets.max() > 1):
+        raise ValueError(f"{name}: targets must lie in [0, 1] (1 for the positive class), got "
+                         f"values from {targets.min()} to {targets.max()}")
+    alpha = check_number(f"{name}: alpha", alpha, high=1)
+    gamma = check_number(f"{name}: gamma", gamma, low=0)
+    return inputs, targets, alpha, gamma, _check_reduction(name, reduction)
+
+
+def _focal_parts(x, t, alpha):
+    """Per element: sigmoid p, cross-entropy, 1 - p_t, and the alpha weight."""
+    p = np.exp(-np.logaddexp(x.dtype.type(0), -x))
+    ce = np.logaddexp(x.dtype.type(0), x) - x * t
+    miss = p * (1 - t) + (1 - p) * t  # 1 - p_t, written so that it is never negative
+    weight = alpha * t + (1 - alpha) * (1 - t) if alpha >= 0 else np.ones_like(x)
+    return p, ce, miss, weight
+
+
+def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
+    """Focal loss of Lin et al. (2017) on logits, as ``torchvision.ops.sigmoid_focal_loss``.
+
+    Per element, with ``p = sigmoid(inputs)`` and ``p_t = p t + (1 - p)(1 - t)``::
+
+        loss = alpha_t (1 - p_t)^gamma BCE(inputs, t),  alpha_t = alpha t + (1 - alpha)(1 - t)
+
+    The factor ``(1 - p_t)^gamma`` shrinks the loss of the many easy
+    examples (background, in detection), so that the few hard ones dominate.
+
+    Parameters
+    ----------
+    inputs : array_like, any shape
+        Logits, one per (location, class), for instance.
+    targets : array_like, same shape
+        1 for the positive class and 0 for the negative (values in between
+        are allowed, as soft targets).
+    alpha : float <= 1, default 0.25
+        Weight of the positives; a negative value turns the weighting off.
+    gamma : float >= 0, default 2
+        ``gamma = 0`` and ``alpha < 0`` give plain binary cross-entropy.
+    reduction : {"none", "mean", "sum"}, default "none"
+        The mean of an empty input is 0 (PyTorch gives NaN).
+
+    Returns
+    -------
+    loss : ndarray of the inputs' shape, or a 0-d array for "mean" and "sum"
+
+    Examples
+    --------
+    >>> from cnnlib.losses import sigmoid_focal_loss
+    >>> float(sigmoid_focal_loss([0.0], [1.0], alpha=-1, gamma=0)[0])  # log 2
+    0.6931471805599453
+    """
+    x, t, alpha, gamma, reduction = _focal_args("sigmoid_focal_loss", inputs, targets, alpha,
+                                                gamma, reduction)
+    _, ce, miss, weight = _focal_parts(x, t, alpha)
+    return _reduce(weight * ce * miss ** gamma, reduction)
+
+
+def sigmoid_focal_loss_backward(dy, inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
+    """Gradient of :func:`sigmoid_focal_loss` with respect to ``inputs``.
+
+    ``dy`` is the gradient of the (reduced) loss: the inputs' shape for
+    "none", one number for "mean" and "sum". Returns the inputs' shape.
+    With ``m = 1 - p_t``, ``dm/dx = (1 - 2t) p (1 - p)`` and
+    ``d loss / dx = alpha_t ((p - t) m^gamma + gamma m^(gamma - 1) dm/dx BCE)``.
+    """
+    x, t, alpha, gamma, reduction = _focal_args("sigmoid_focal_loss_backward", inputs, targets,
+                                                alpha, gamma, reduction)
+    dy = _unreduce("sigmoid_focal_loss", dy, x.shape, x.dtype, reduction)
+    p, ce, miss, weight = _focal_parts(x, t, alpha)
+    grad = (p - t) * miss ** gamma
+    if gamma:
+        # where m = 0, dm/dx = 0 too (p is 0 or 1 and t equals it), and the term vanishes
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = np.where(miss > 0, gamma * miss ** (gamma - 1), 0)
+        grad += slope * (1 - 2 * t) * p * (1 - p) * ce
+    return (dy * weight * grad).astype(x.dtype, copy=False)
+
+
+def _smooth_l1_args(name, pred, target, reduction, beta):
+    pred, target = _pair(name, pred, target)
+    beta = check_number(f"{name}: beta", beta, low=0)
+    return pred, target, _check_reduction(name, reduction), beta
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """Huber-like loss, as ``torch.nn.functional.smooth_l1_loss``.
+
+    Per element, with ``z = |input - target|``: ``0.5 z^2 / beta`` where
+    ``z < beta``, else ``z - 0.5 beta``; ``beta = 0`` is the L1 loss. Box
+    regression uses it because a far-off box pulls with a bounded gradient.
+
+    Parameters
+    ----------
+    input, target : array_like, same shape
+    reduction : {"none", "mean", "sum"}, default "mean"
+        The mean of an empty input is 0 (PyTorch gives NaN).
+    beta : float >= 0, default 1
+
+    Returns
+    -------
+    loss : ndarray of the input's shape, or a 0-d array for "mean" and "sum"
+
+    Examples
+    --------
+    >>> from cnnlib.losses import smooth_l1_loss
+    >>> smooth_l1_loss([0.5, 3.0], [0.0, 0.0], reduction="none").tolist()
+    [0.125, 2.5]
+    """
+    x, t, reduction, beta = _smooth_l1_args("smooth_l1_loss", input, target, reduction, beta)
+    z = np.abs(x - t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = np.where(z < beta, 0.5 * z * z / beta if beta else z, z - 0.5 * beta)
+    return _reduce(loss.astype(x.dtype, copy=False), reduction)
+
+
+def smooth_l1_loss_backward(dy, input, target, reduction="mean", beta=1.0):
+    """Gradient of :func:`smooth_l1_loss` with respect to ``input``, PyTorch's rule.
+
+    ``(input - target) / beta`` inside the quadratic zone, the sign outside
+    it (0 where ``input == target`` and ``beta == 0``). ``dy`` is the
+    gradient of the reduced loss, as for :func:`sigmoid_focal_loss_backward`.
+    """
+    x, t, reduction, beta = _smooth_l1_args("smooth_l1_loss_backward", input, target,
+                                            reduction, beta)
+    dy = _unreduce("smooth_l1_loss", dy, x.shape, x.dtype, reduction)
+    d = x - t
+    grad = np.sign(d) if beta == 0 else np.where(np.abs(d) < beta, d / beta, np.sign(d))
+    return (dy * grad).astype(x.dtype, copy=False)
+
+
+class SigmoidFocalLoss(_Loss):
+    """:func:`sigmoid_focal_loss` as a loss object, reduced to one number.
+
+    ``forward(inputs, targets) -> float``; ``backward() -> dinputs``.
+
+    Parameters
+    ----------
+    alpha : float <= 1, default 0.25 (negative: no weighting)
+    gamma : float >= 0, default 2
+    reduction : {"mean", "sum"}, default "mean"
+        Detectors usually take "sum" and divide by the number of objects.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> loss = cnnlib.SigmoidFocalLoss(reduction="sum")
+    >>> round(loss.forward(np.array([[2.0, -1.0]]), np.array([[1.0, 0.0]])), 4)
+    0.0174
+    >>> loss.backward().shape
+    (1, 2)
+    """
+
+    name = "SigmoidFocalLoss"
+
+    def __init__(self, alpha=0.25, gamma=2.0, reduction="mean"):
+        self.alpha = check_number(f"{self.name}: alpha", alpha, high=1)
+        self.gamma = check_number(f"{self.name}: gamma", gamma, low=0)
+        self.reduction = _check_reduction(self.name, reduction, ("mean", "sum"))
+
+    def forward(self, inputs, targets):
+        loss = sigmoid_focal_loss(inputs, targets, self.alpha, self.gamma, self.reduction)
+        self._grad_parts = (np.array(inputs), np.array(targets))  # copies: the caller may edit
+        return float(loss)
+
+    def _gradient(self):
+        inputs, targets = self._grad_parts
+        return sigmoid_focal_loss_backward(1.0, inputs, targets, self.alpha, self.gamma,
+                                           self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """:func:`smooth_l1_loss` as a loss object, as ``torch.nn.SmoothL1Loss``.
+
+    ``forward(pred, target) -> float``; ``backward() -> dpred``.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum"}, default "mean"
+    beta : float >= 0, default 1
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> cnnlib.SmoothL1Loss(beta=1.0).forward(np.array([0.5, 3.0]), np.array([0.0, 0.0]))
+    1.3125
+    """
+
+    name = "SmoothL1Loss"
+
+    def __init__(self, reduction="mean", beta=1.0):
+        self.reduction = _check_reduction(self.name, reduction, ("mean", "sum"))
+        self.beta = check_number(f"{self.name}: beta", beta, low=0)
+
+    def forward(self, pred, target):
+        loss = smooth_l1_loss(pred, target, self.reduction, self.beta)
+        self._grad_parts = (np.array(pred), np.array(target))  # copies: the caller may edit
+        return float(loss)
+
+    def _gradient(self):
+        pred, target = self._grad_parts
+        return smooth_l1_loss_backward(1.0, pred, target, self.reduction, self.beta)
