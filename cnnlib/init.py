@@ -18,3 +18,34 @@ def he_uniform(shape, *, rng, fan_in=None, dtype=np.float64):
     fan_in = fans(shape)[0] if fan_in is None else fan_in
     limit = np.sqrt(6.0 / fan_in)
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def xavier_uniform(shape, *, rng, gain=1.0, dtype=np.float64):
+    """Glorot and Bengio's uniform: U(-limit, limit), limit = gain sqrt(6 / (fan_in + fan_out)).
+
+    PyTorch's ``xavier_uniform_``; ``MultiheadAttention`` draws its input
+    projection this way, with fans (E, 3E) for the (3E, E) matrix.
+    """
+    fan_in, fan_out = fans(shape)
+    limit = gain * np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def fan_in_uniform(shape, *, rng, dtype=np.float64):
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default for ``nn.Linear`` and ``nn.Conv2d``."""
+    limit = 1.0 / np.sqrt(fans(shape)[0])
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def trunc_normal(shape, *, rng, std=1.0, low=-2.0, high=2.0, dtype=np.float64):
+    """N(0, std^2) with draws outside [low, high] drawn again, as PyTorch's ``trunc_normal_``.
+
+    As in PyTorch, ``low`` and ``high`` are absolute values, not multiples of
+    ``std``: with ``std=0.02`` and the defaults nothing is ever cut.
+    """
+    out = rng.normal(0.0, std, size=shape)
+    bad = (out < low) | (out > high)
+    while bad.any():
+        out[bad] = rng.normal(0.0, std, size=int(bad.sum()))
+        bad = (out < low) | (out > high)
+    return out.astype(dtype)
