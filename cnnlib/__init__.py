@@ -11,6 +11,9 @@ from cnnlib.losses import CrossEntropyLoss, MSELoss, NLLLoss
 from cnnlib.nn import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Bottleneck, Branches,
                        Conv2d, ConvTranspose2d, Dropout, Flatten, GELU, Identity, Linear,
                        LogSoftmax, MaxPool2d, Module, ReLU, ResidualBlock, Sequential)
+from cnnlib.nn import (ClassToken, ConvNeXtBlock, EncoderBlock, GroupNorm, InvertedResidual,
+                       LayerNorm, LayerNorm2d, MultiheadAttention, PatchEmbedding,
+                       PositionalEmbedding, ReLU6, SelectToken, Sigmoid, SqueezeExcitation)
 from cnnlib.optim import SGD, Adam
 from cnnlib.parallel import DataParallel
 from cnnlib.tools import gradcheck, shapes
@@ -25,3 +28,6 @@ __all__ = [
     "Dropout", "SGD", "Adam", "ResidualBlock", "receptive_field", "summary",
     "AdaptiveAvgPool2d", "Bottleneck", "Branches", "ConvTranspose2d",
 ]
+__all__ += ["ClassToken", "ConvNeXtBlock", "EncoderBlock", "GroupNorm", "InvertedResidual",
+            "LayerNorm", "LayerNorm2d", "MultiheadAttention", "PatchEmbedding",
+            "PositionalEmbedding", "ReLU6", "SelectToken", "Sigmoid", "SqueezeExcitation"]

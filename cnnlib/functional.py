@@ -1,8 +1,9 @@
 """The functional ops, ``from cnnlib import functional as F``: each forward beside its backward.
 
-Convolution lives in :mod:`cnnlib.nn.conv`, pooling in :mod:`cnnlib.nn.pooling`
-and activations in :mod:`cnnlib.nn.activations`; this module gathers them
-under one name, as ``torch.nn.functional`` does.
+Convolution lives in :mod:`cnnlib.nn.conv`, pooling in :mod:`cnnlib.nn.pooling`,
+activations in :mod:`cnnlib.nn.activations`, layer and group norm in
+:mod:`cnnlib.nn.normalization` and attention in :mod:`cnnlib.nn.attention`;
+this module gathers them under one name, as ``torch.nn.functional`` does.
 """
 
 from cnnlib.nn.activations import (gelu, gelu_backward, gelu_with_tanh, log_softmax,
@@ -13,6 +14,15 @@ from cnnlib.nn.pooling import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward
                                adaptive_windows, avg_pool2d, avg_pool2d_backward, max_pool2d,
                                max_pool2d_backward, max_pool2d_with_indices)
 from cnnlib.nn.windows import conv_transpose_output_size, output_size
+from cnnlib.nn.activations import (gelu_erf_backward, gelu_erf_with_cdf, normal_cdf, relu6,
+                                   sigmoid, sigmoid_backward)
+from cnnlib.nn.attention import (scaled_dot_product_attention,
+                                 scaled_dot_product_attention_backward,
+                                 scaled_dot_product_attention_forward)
+from cnnlib.nn.normalization import (group_norm, group_norm_backward, group_norm_forward,
+                                     layer_norm, layer_norm2d, layer_norm2d_backward,
+                                     layer_norm2d_forward, layer_norm_backward,
+                                     layer_norm_forward)
 
 __all__ = [
     "output_size", "conv_transpose_output_size", "im2col", "col2im", "conv2d",
@@ -21,4 +31,11 @@ __all__ = [
     "avg_pool2d_backward", "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
     "adaptive_windows", "relu", "relu_backward", "gelu", "gelu_with_tanh", "gelu_backward",
     "softmax", "log_softmax", "log_softmax_backward",
+]
+__all__ += [
+    "gelu_erf_with_cdf", "gelu_erf_backward", "normal_cdf", "relu6", "sigmoid", "sigmoid_backward",
+    "scaled_dot_product_attention", "scaled_dot_product_attention_forward",
+    "scaled_dot_product_attention_backward", "layer_norm", "layer_norm_forward",
+    "layer_norm_backward", "layer_norm2d", "layer_norm2d_forward", "layer_norm2d_backward",
+    "group_norm", "group_norm_forward", "group_norm_backward",
 ]

@@ -5,7 +5,17 @@ from cnnlib.nn.layers import (AdaptiveAvgPool2d, AvgPool2d, Conv2d, ConvTranspos
                               GELU, Identity, Linear, LogSoftmax, MaxPool2d, ReLU)
 from cnnlib.nn.module import Module, Sequential
 from cnnlib.nn.norm import BatchNorm2d, Dropout
+from cnnlib.nn.attention import MultiheadAttention
+from cnnlib.nn.convnext import ConvNeXtBlock
+from cnnlib.nn.layers import ReLU6, Sigmoid
+from cnnlib.nn.mobile import InvertedResidual, SqueezeExcitation
+from cnnlib.nn.normalization import GroupNorm, LayerNorm, LayerNorm2d
+from cnnlib.nn.transformer import (ClassToken, EncoderBlock, PatchEmbedding, PositionalEmbedding,
+                                   SelectToken)
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm2d", "Bottleneck", "Branches", "Conv2d",
            "ConvTranspose2d", "Dropout", "Flatten", "GELU", "Identity",
            "Linear", "LogSoftmax", "MaxPool2d", "Module", "ReLU", "ResidualBlock", "Sequential"]
+__all__ += ["ClassToken", "ConvNeXtBlock", "EncoderBlock", "GroupNorm", "InvertedResidual",
+            "LayerNorm", "LayerNorm2d", "MultiheadAttention", "PatchEmbedding",
+            "PositionalEmbedding", "ReLU6", "SelectToken", "Sigmoid", "SqueezeExcitation"]

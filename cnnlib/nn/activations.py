@@ -1,4 +1,4 @@
-"""Activation functions and their gradients: ReLU, ReLU6, sigmoid, GELU (tanh and erf forms), softmax."""
+"""Activation functions and their gradients: ReLU, ReLU6, sigmoid, GELU (tanh and erf), softmax."""
 
 import math
 
@@ -155,7 +155,7 @@ def relu6(x):
 
 
 def relu6_backward_from_mask(dy, mask):
-    """Gradient of :func:`relu6` given the mask ``(x > 0) & (x < 6)``, PyTorch's rule at the ends."""
+    """Gradient of :func:`relu6` given the mask ``(x > 0) & (x < 6)``, as PyTorch's."""
     return np.where(mask, dy, dy.dtype.type(0))
 
 

@@ -101,7 +101,7 @@ def scaled_dot_product_attention_forward(q, k, v, attn_mask=None, *, is_causal=F
 
 
 def scaled_dot_product_attention(q, k, v, attn_mask=None, *, is_causal=False, scale=None):
-    """Attention ``softmax(q k^T scale + mask) v``, as ``torch.nn.functional.scaled_dot_product_attention``.
+    """Attention ``softmax(q k^T scale + mask) v``, as PyTorch's ``F.scaled_dot_product_attention``.
 
     Parameters
     ----------
@@ -263,7 +263,7 @@ class MultiheadAttention(Module):
         return tuple(in_shape)
 
     def macs(self, in_shape):
-        """``N (4 L E^2 + 2 L^2 E)``: the four projections, then ``Q K^T`` and the weighted sum ``P V``.
+        """``N (4 L E^2 + 2 L^2 E)``: the four projections, ``Q K^T`` and the weighted sum ``P V``.
 
         Each of ``Q K^T`` and ``P V`` costs ``L^2 E / heads`` per head; the
         softmax and the scaling are not multiply-accumulates and are not counted.
