@@ -98,6 +98,17 @@ def summary(model, input_shape, *, print_table=True, dtype=None):
     Summary
         ``rows`` of LayerRow(name, layer, out_shape, params, params_no_bias,
         macs, act_bytes), and totals.
+
+    Notes
+    -----
+    MACs are the multiply-accumulates of the layers that multiply weights
+    with activations: convolutions, Linear layers and attention. Attention
+    on N sequences of L tokens of width E counts its four projections and
+    the two products between tokens, ``Q K^T`` and the weighted sum of the
+    values: ``N (4 L E^2 + 2 L^2 E)``. Norms, activations, softmax, pooling
+    and elementwise products (a squeeze-and-excitation gate, a layer scale)
+    count zero. "no bias" leaves out the parameters whose name ends in
+    "bias"; a class token or a positional embedding counts as a weight.
     """
     if not isinstance(model, Module):
         raise TypeError(f"summary: model must be a cnnlib Module, got {type(model).__name__}")
