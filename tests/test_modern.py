@@ -218,35 +218,46 @@ def test_bad_arguments_are_refused_clearly(call, error, message):
 
 @pytest.mark.parametrize("make, shape", [
     (lambda rng: cnnlib.LayerNorm(4), (2, 3, 4)),
+    (lambda rng: cnnlib.LayerNorm(4, elementwise_affine=False), (2, 3, 4)),
     (lambda rng: cnnlib.GroupNorm(2, 4), (2, 4, 3, 3)),
+    (lambda rng: cnnlib.LayerNorm2d(4), (2, 4, 3, 3)),
     (lambda rng: cnnlib.MultiheadAttention(4, 2, rng=rng), (2, 3, 4)),
     (lambda rng: cnnlib.EncoderBlock(2, 4, 8, rng=rng), (2, 3, 4)),
     (lambda rng: cnnlib.ConvNeXtBlock(4, rng=rng), (2, 4, 5, 5)),
     (lambda rng: cnnlib.InvertedResidual(4, 4, 1, 2, rng=rng), (2, 4, 5, 5)),
     (lambda rng: cnnlib.SqueezeExcitation(4, 2, rng=rng), (2, 4, 5, 5)),
+    (lambda rng: cnnlib.PatchEmbedding(4, 3, 5, rng=rng), (2, 4, 5, 5)),
+    (lambda rng: cnnlib.ClassToken(4), (2, 3, 4)),
+    (lambda rng: cnnlib.PositionalEmbedding(3, 4, rng=rng), (2, 3, 4)),
+    (lambda rng: cnnlib.SelectToken(), (2, 3, 4)),
+    (lambda rng: cnnlib.GELU(approximate="none"), (2, 3, 4)),
+    (lambda rng: cnnlib.Sigmoid(), (2, 3, 4)),
+    (lambda rng: cnnlib.ReLU6(), (2, 3, 4)),
 ])
 def test_module_contract(make, shape):
     rng = np.random.default_rng(5)
-    layer = make(rng)
+    layer = randomise(make(rng), rng)
     with pytest.raises(RuntimeError, match="backward called before forward"):
         layer.backward(np.zeros(shape))
-    x = rng.standard_normal(shape)
+    x = rng.standard_normal(shape) * 3
     y = layer.forward(x)
     assert y.shape == layer.out_shape(shape)
     with pytest.raises(ValueError, match="gradient has shape"):
         layer.backward(np.zeros((1,) + y.shape))
     dy = rng.standard_normal(y.shape)
-    dx = layer.backward(dy)
-    first = {k: g.copy() for k, g in layer.grads.items()}
-    layer.forward(x)
-    layer.backward(dy)  # written, not added to
-    for k, g in layer.grads.items():
-        np.testing.assert_array_equal(g, first[k])
-    x[...] = 0  # the layer kept no reference to the caller's input
-    layer.forward(x + rng.standard_normal(shape))
-    np.testing.assert_allclose(layer.backward(dy).shape, dx.shape)
-    with pytest.raises(TypeError, match="input is float32 but the layer's parameters are"):
-        layer.forward(np.zeros(shape, dtype=np.float32))
+    dx = layer.backward(dy).copy()
+    grads = {k: g.copy() for k, g in layer.grads.items()}
+    x[...] = 7.0  # the caller reuses its buffers: the layer kept copies
+    y[...] = -3.0
+    np.testing.assert_array_equal(layer.backward(dy), dx)
+    for k, g in layer.grads.items():  # written again, not added to
+        np.testing.assert_array_equal(g, grads[k])
+    if layer.dtype is None:
+        y32 = layer.forward(x.astype(np.float32))
+        assert y32.dtype == np.float32 == layer.backward(np.ones_like(y32)).dtype
+    else:
+        with pytest.raises(TypeError, match="input is float32 but the layer's parameters are"):
+            layer.forward(np.zeros(shape, dtype=np.float32))
 
 
 def test_float32_model_stays_float32():
