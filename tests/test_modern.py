@@ -6,6 +6,7 @@ import pytest
 import cnnlib
 from cnnlib import functional as F
 from cnnlib import models
+from cnnlib.book.reference import attention_naive, multihead_attention_naive
 from cnnlib.tools.gradcheck import check_layer, numerical_gradient, rel_error
 from cnnlib.tools.shapes import receptive_field, summary
 
@@ -355,3 +356,19 @@ def test_small_modern_variants_train(name):
         opt.step()
     assert losses[-1] < losses[0]
     assert summary(model, (1, 28, 28), print_table=False).total_params == model.num_params()
+
+
+def test_attention_agrees_with_the_reference_loops():
+    rng = np.random.default_rng(7)
+    q, k, v = rng.standard_normal((4, 3)), rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    mask = rng.random((4, 5)) > 0.4
+    mask[2] = False
+    for m in (None, mask):
+        np.testing.assert_allclose(F.scaled_dot_product_attention(q, k, v, m),
+                                   attention_naive(q, k, v, m), rtol=1e-12, atol=1e-14)
+    mha = randomise(cnnlib.MultiheadAttention(6, 3, rng=rng), rng)
+    x = rng.standard_normal((2, 4, 6))
+    y = mha.forward(x)
+    for n in range(2):
+        np.testing.assert_allclose(y[n], multihead_attention_naive(x[n], mha.params, 3),
+                                   rtol=1e-12, atol=1e-14)
