@@ -629,7 +629,7 @@ def convnext_tiny(num_classes=1000, *, rng, dtype=np.float32):
 
 
 def small_convnext(num_classes=10, *, rng, in_channels=1, widths=(32, 64), depths=(1, 2),
-                   stem=2, approximate="tanh", dtype=np.float32):
+                   stem=2, layer_scale=1e-6, approximate="tanh", dtype=np.float32):
     """A small ConvNeXt for 28x28 images: :func:`convnext_tiny`'s layout, two narrow stages.
 
     A ``stem`` x ``stem`` patchify stem (28 -> 14 with the default 2), then
@@ -646,6 +646,9 @@ def small_convnext(num_classes=10, *, rng, in_channels=1, widths=(32, 64), depth
     widths, depths : tuple of int, one entry per stage
     stem : int
         Patch size of the stem; divides the input size.
+    layer_scale : float
+        Initial value of the blocks' layer scale; ConvNeXt's 1e-6 makes every
+        block start as the identity.
     approximate : {"tanh", "none"}
     dtype : numpy dtype, default float32
 
@@ -662,7 +665,8 @@ def small_convnext(num_classes=10, *, rng, in_channels=1, widths=(32, 64), depth
     stages = [(check_int("small_convnext: widths", w), check_int("small_convnext: depths", d))
               for w, d in zip(widths, depths)]
     return _convnext(stages, num_classes, rng, dtype, in_channels=in_channels,
-                     stem=check_int("small_convnext: stem", stem), approximate=approximate)
+                     stem=check_int("small_convnext: stem", stem), approximate=approximate,
+                     layer_scale=layer_scale)
 
 
 def _vit(num_classes, rng, dtype, *, image_size, patch_size, num_layers, num_heads, hidden_dim,
