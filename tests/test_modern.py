@@ -1,5 +1,7 @@
 """Norms, attention and the modern blocks: finite-difference gradients, shapes, errors, the zoo."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -372,3 +374,23 @@ def test_attention_agrees_with_the_reference_loops():
     for n in range(2):
         np.testing.assert_allclose(y[n], multihead_attention_naive(x[n], mha.params, 3),
                                    rtol=1e-12, atol=1e-14)
+
+
+def test_exact_gelu_on_scalars_empty_arrays_and_float32():
+    assert F.gelu(1.0, approximate="none") == pytest.approx(0.8413447460685429, abs=1e-15)
+    assert F.gelu(np.zeros((0, 3)), approximate="none").shape == (0, 3)
+    y = F.gelu(np.array([-2.0, 3.0], dtype=np.float32), approximate="none")
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(F.normal_cdf(np.array([0.0, 1.0])), [0.5, 0.8413447460685429],
+                               rtol=1e-15)
+
+
+def test_the_imagenet_builders_share_the_zoo_signature():
+    for build in (models.convnext_tiny, models.vit_b_16):
+        parameters = inspect.signature(build).parameters
+        assert list(parameters)[:3] == ["num_classes", "rng", "dtype"]
+        assert parameters["num_classes"].default == 1000
+        assert parameters["rng"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert parameters["dtype"].default is np.float32
+    with pytest.raises(ValueError, match="vit_b_16: num_classes must be a positive int"):
+        models.vit_b_16(0, rng=np.random.default_rng(0))

@@ -115,7 +115,7 @@ def normal_cdf(x):
     ``np.tanh``); this is why the tanh form is the course's default.
     """
     x = as_float(x, "normal_cdf")
-    erf = _erf(x.astype(np.float64) * math.sqrt(0.5)).astype(np.float64)
+    erf = np.asarray(_erf(x.astype(np.float64) * math.sqrt(0.5)), dtype=np.float64)
     return (0.5 * (1.0 + erf)).astype(x.dtype, copy=False).reshape(x.shape)
 
 
