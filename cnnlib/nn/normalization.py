@@ -105,7 +105,10 @@ def _affine_backward(dy, saved, weight, has_bias):
     return dx_hat.reshape(saved.x_hat.shape), dweight, dbias
 
 
-def _norm_backward(dy, saved, weight, has_bias):
+def _norm_backward(dy, saved, weight, has_bias, name="norm_backward"):
+    if np.shape(dy) != saved.x_shape:
+        raise ValueError(f"{name}: gradient has shape {np.shape(dy)} but the output had "
+                         f"{saved.x_shape}")
     dx_hat, dweight, dbias = _affine_backward(dy, saved, weight, has_bias)
     return _normalize_backward(dx_hat, saved).reshape(saved.x_shape), dweight, dbias
 
@@ -128,7 +131,7 @@ def layer_norm_forward(x, normalized_shape, weight=None, bias=None, eps=1e-5, *,
     """:func:`layer_norm` that also returns what :func:`layer_norm_backward` needs."""
     shape = _normalized_shape(name, normalized_shape)
     x = as_float(x, name)
-    if x.shape[x.ndim - len(shape):] != shape or x.ndim < len(shape):
+    if x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
         raise ValueError(f"{name}: the input's trailing shape must be normalized_shape "
                          f"{shape}, but the input has shape {x.shape}")
     weight, bias = _check_affine(name, weight, bias, shape)
@@ -166,7 +169,7 @@ def layer_norm_backward(dy, saved, weight=None, has_bias=False):
     dx : ndarray, the input's shape
     dweight, dbias : ndarray of ``normalized_shape``, or None without them
     """
-    return _norm_backward(dy, saved, weight, has_bias)
+    return _norm_backward(dy, saved, weight, has_bias, "layer_norm_backward")
 
 
 def _check_channels_first(name, x, num_channels, min_ndim=2):
@@ -221,7 +224,7 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
 
 def group_norm_backward(dy, saved, weight=None, has_bias=False):
     """Gradients of :func:`group_norm`: (dx, dweight (C,) or None, dbias (C,) or None)."""
-    return _norm_backward(dy, saved, weight, has_bias)
+    return _norm_backward(dy, saved, weight, has_bias, "group_norm_backward")
 
 
 def layer_norm2d_forward(x, weight=None, bias=None, eps=1e-6, *, name="layer_norm2d"):
@@ -255,7 +258,7 @@ def layer_norm2d(x, weight=None, bias=None, eps=1e-6):
 
 def layer_norm2d_backward(dy, saved, weight=None, has_bias=False):
     """Gradients of :func:`layer_norm2d`: (dx, dweight (C,) or None, dbias (C,) or None)."""
-    return _norm_backward(dy, saved, weight, has_bias)
+    return _norm_backward(dy, saved, weight, has_bias, "layer_norm2d_backward")
 
 
 class _Norm(Module):
