@@ -298,10 +298,15 @@ def test_macs_follow_the_stated_conventions():
     se = cnnlib.SqueezeExcitation(8, 2, rng=np.random.default_rng(0))
     assert se.macs((1, 8, 5, 5)) == 8 * 2 * 2
     with pytest.raises(ValueError, match="receptive field is the whole input"):
-        receptive_field(cnnlib.Sequential(cnnlib.Conv2d(8, 8, 3, rng=np.random.default_rng(0)),
-                                          se))
+        se.windows()
+    rows = receptive_field(cnnlib.Sequential(
+        cnnlib.Conv2d(8, 8, 3, rng=np.random.default_rng(0)), se, cnnlib.ReLU()), (8, 9, 9))
+    assert [row[2] for row in rows] == [1, 3, 9, 9]
     net = cnnlib.Sequential(cnnlib.ConvNeXtBlock(4, rng=np.random.default_rng(0)))
     assert receptive_field(net)[-1][2] == 7
+    vit = models.small_vit(rng=np.random.default_rng(0), num_layers=1, hidden_dim=8, mlp_dim=8)
+    sizes = [row[2] for row in receptive_field(vit, (1, 28, 28))]
+    assert sizes[:4] == [1, 4, 4, 4] and sizes[4:] == [28] * 4  # a patch, then everything
 
 
 def test_convnext_tiny_counts_equal_torchvision(capsys):

@@ -196,6 +196,9 @@ class MultiheadAttention(Module):
     ((3, 5, 8), (3, 5, 5))
     """
 
+    global_receptive_field = True
+    """Every output depends on the whole input (see :func:`cnnlib.tools.shapes.receptive_field`)."""
+
     def __init__(self, embed_dim, num_heads, bias=True, *, rng, dtype=np.float64):
         super().__init__()
         self.embed_dim = check_int("MultiheadAttention: embed_dim", embed_dim)

@@ -39,6 +39,9 @@ class SqueezeExcitation(Module):
     ((2, 16, 5, 5), 148)
     """
 
+    global_receptive_field = True
+    """Every output depends on the whole input (see :func:`cnnlib.tools.shapes.receptive_field`)."""
+
     def __init__(self, input_channels, squeeze_channels, *, rng, dtype=np.float64):
         super().__init__()
         c = check_int("SqueezeExcitation: input_channels", input_channels)

@@ -276,6 +276,9 @@ class EncoderBlock(Module):
     ((3, 5, 8), 600)
     """
 
+    global_receptive_field = True
+    """Every output depends on the whole input (see :func:`cnnlib.tools.shapes.receptive_field`)."""
+
     def __init__(self, num_heads, hidden_dim, mlp_dim, dropout=0.0, *, rng, dtype=np.float64,
                  eps=1e-6, approximate="none"):
         super().__init__()

@@ -149,7 +149,9 @@ def receptive_field(model, input_shape=None):
     depends on its input size, so a model with one needs ``input_shape``;
     its longest window and mean step are used. After a ``Flatten``, a layer
     with weights (a Linear) reads every input position, so its size is the
-    whole input height (``math.inf`` when ``input_shape`` is not given).
+    whole input height (``math.inf`` when ``input_shape`` is not given); so
+    does a layer with ``global_receptive_field = True`` (attention, a
+    squeeze-and-excitation gate), and every layer after it.
 
     Parameters
     ----------
@@ -179,7 +181,8 @@ def receptive_field(model, input_shape=None):
     flat = False
     for name, layer in _layers(model):
         flat = flat or isinstance(layer, Flatten)
-        if flat and layer.params:
+        if (flat and layer.params) or getattr(layer, "global_receptive_field", False):
+            flat = True  # from here on every unit sees the whole input
             rows.append((name, type(layer).__name__, whole, rows[-1][3]))
             if shape is not None:
                 shape = layer.out_shape(shape)
