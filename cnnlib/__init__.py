@@ -12,7 +12,10 @@ from cnnlib.losses import SigmoidFocalLoss, SmoothL1Loss
 from cnnlib.nn import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Bottleneck, Branches,
                        Conv2d, ConvTranspose2d, Dropout, Flatten, GELU, Identity, Linear,
                        LogSoftmax, MaxPool2d, Module, ReLU, ResidualBlock, Sequential)
-from cnnlib.nn import Upsample
+from cnnlib.nn import (ClassToken, ConvNeXtBlock, EncoderBlock, GroupNorm, InvertedResidual,
+                       LayerNorm, LayerNorm2d, MultiheadAttention, PatchEmbedding,
+                       PositionalEmbedding, ReLU6, SelectToken, Sigmoid, SqueezeExcitation,
+                       Upsample)
 from cnnlib.optim import SGD, Adam
 from cnnlib.parallel import DataParallel
 from cnnlib.tools import gradcheck, shapes
@@ -29,4 +32,7 @@ __all__ = [
     "AdaptiveAvgPool2d", "Bottleneck", "Branches", "ConvTranspose2d",
     "averaging", "lr_range", "monitor", "progress", "schedules",
     "SigmoidFocalLoss", "SmoothL1Loss", "Upsample",
+    "ClassToken", "ConvNeXtBlock", "EncoderBlock", "GroupNorm", "InvertedResidual",
+    "LayerNorm", "LayerNorm2d", "MultiheadAttention", "PatchEmbedding",
+    "PositionalEmbedding", "ReLU6", "SelectToken", "Sigmoid", "SqueezeExcitation",
 ]

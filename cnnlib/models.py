@@ -11,16 +11,23 @@ initial weights) and returns a :class:`~cnnlib.Sequential`.
 | :func:`digits_cnn` | (N, 1, 8, 8) digits | training |
 | :func:`letters_cnn`, :func:`letters_dense` | (N, 1, 28, 28) letters | training |
 | :func:`fashion_cnn`, :func:`fashion_resnet` | (N, 1, 28, 28) clothing | real data |
+| :func:`small_convnext`, :func:`small_vit` | (N, 1, 28, 28) clothing | modern ConvNets and ViTs |
+| :func:`convnext_tiny`, :func:`vit_b_16` | (N, 3, 224, 224) | modern ConvNets and ViTs |
 """
 
 import numpy as np
 
 from cnnlib.checks import check_int
+from cnnlib.init import trunc_normal
 from cnnlib.nn.blocks import Bottleneck, ResidualBlock
+from cnnlib.nn.convnext import ConvNeXtBlock
 from cnnlib.nn.layers import (AdaptiveAvgPool2d, AvgPool2d, Conv2d, Flatten, GELU, Linear,
                               LogSoftmax, MaxPool2d, ReLU)
 from cnnlib.nn.module import Sequential
 from cnnlib.nn.norm import BatchNorm2d, Dropout
+from cnnlib.nn.normalization import LayerNorm, LayerNorm2d
+from cnnlib.nn.transformer import (ClassToken, EncoderBlock, PatchEmbedding, PositionalEmbedding,
+                                   SelectToken)
 
 
 def tl_cnn(kernels=1, hidden=None, *, rng):
@@ -562,3 +569,178 @@ def small_separable_net(num_classes=10, *, rng, in_channels=1, width=16, dtype=n
         c *= 2
     return Sequential(*layers, AdaptiveAvgPool2d(1), Flatten(),
                       Linear(c, num_classes, rng=rng, dtype=dtype))
+
+
+def _trunc_normal_init(layers, rng):
+    """torchvision's ConvNeXt initialisation: weights N(0, 0.02^2) truncated, biases zero."""
+    for layer in layers:
+        w = layer.params["weight"]
+        w[...] = trunc_normal(w.shape, rng=rng, std=0.02, dtype=w.dtype)
+        if "bias" in layer.params:
+            layer.params["bias"][...] = 0
+    return layers
+
+
+def _convnext(stages, num_classes, rng, dtype, *, in_channels, stem, approximate,
+              layer_scale=1e-6):
+    """Patchify stem (conv stem x stem, stride stem, then LayerNorm2d), stages of ConvNeXt
+    blocks with a LayerNorm2d + conv 2x2/2 between them, then global average pooling,
+    LayerNorm2d, Flatten and a Linear head: torchvision's ConvNeXt layout."""
+    first = stages[0][0]
+    stem_conv = Conv2d(in_channels, first, stem, stem, rng=rng, dtype=dtype)
+    layers = [*_trunc_normal_init([stem_conv], rng), LayerNorm2d(first, dtype=dtype)]
+    previous = first
+    for channels, blocks in stages:
+        if channels != previous:
+            down = Conv2d(previous, channels, 2, 2, rng=rng, dtype=dtype)
+            layers += [LayerNorm2d(previous, dtype=dtype), *_trunc_normal_init([down], rng)]
+        layers += [ConvNeXtBlock(channels, layer_scale, rng=rng, dtype=dtype,
+                                 approximate=approximate) for _ in range(blocks)]
+        previous = channels
+    head = Linear(previous, num_classes, rng=rng, dtype=dtype)
+    return Sequential(*layers, AdaptiveAvgPool2d(1), LayerNorm2d(previous, dtype=dtype),
+                      Flatten(), *_trunc_normal_init([head], rng))
+
+
+def convnext_tiny(num_classes=1000, *, rng, dtype=np.float32):
+    """ConvNeXt-T (Liu et al., 2022) as in torchvision: 28,589,128 parameters.
+
+    A 4x4 stride-4 "patchify" stem with a channels-first layer norm (224 ->
+    56), then stages of 3, 3, 9 and 3 :class:`~cnnlib.ConvNeXtBlock` s with
+    96, 192, 384 and 768 channels, each stage after the first entered
+    through a layer norm and a 2x2 stride-2 convolution. Global average
+    pooling, a layer norm and one Linear layer make the head. Exact GELU, as
+    in torchvision; no stochastic depth.
+
+    Parameters
+    ----------
+    num_classes : int
+    rng : numpy.random.Generator
+    dtype : numpy dtype, default float32
+
+    Returns
+    -------
+    Sequential
+        Input (N, 3, 224, 224) -> scores (N, num_classes), one item per block.
+    """
+    num_classes = check_int("convnext_tiny: num_classes", num_classes)
+    return _convnext(((96, 3), (192, 3), (384, 9), (768, 3)), num_classes, rng, dtype,
+                     in_channels=3, stem=4, approximate="none")
+
+
+def small_convnext(num_classes=10, *, rng, in_channels=1, widths=(32, 64), depths=(1, 2),
+                   stem=2, layer_scale=1e-6, approximate="tanh", dtype=np.float32):
+    """A small ConvNeXt for 28x28 images: :func:`convnext_tiny`'s layout, two narrow stages.
+
+    A ``stem`` x ``stem`` patchify stem (28 -> 14 with the default 2), then
+    ``depths[i]`` :class:`~cnnlib.ConvNeXtBlock` s of ``widths[i]`` channels
+    per stage, halving the size between stages (14 -> 7), and the same head.
+    With the defaults it has 92,330 parameters. The GELU is the tanh form,
+    which NumPy computes much faster than the exact one.
+
+    Parameters
+    ----------
+    num_classes : int
+    rng : numpy.random.Generator
+    in_channels : int
+    widths, depths : tuple of int, one entry per stage
+    stem : int
+        Patch size of the stem; divides the input size.
+    layer_scale : float
+        Initial value of the blocks' layer scale; ConvNeXt's 1e-6 makes every
+        block start as the identity.
+    approximate : {"tanh", "none"}
+    dtype : numpy dtype, default float32
+
+    Returns
+    -------
+    Sequential
+        Input (N, in_channels, 28, 28) -> scores (N, num_classes).
+    """
+    num_classes = check_int("small_convnext: num_classes", num_classes)
+    widths, depths = tuple(widths), tuple(depths)
+    if not widths or len(widths) != len(depths):
+        raise ValueError(f"small_convnext: widths and depths need one entry per stage, got "
+                         f"{widths} and {depths}")
+    stages = [(check_int("small_convnext: widths", w), check_int("small_convnext: depths", d))
+              for w, d in zip(widths, depths)]
+    return _convnext(stages, num_classes, rng, dtype, in_channels=in_channels,
+                     stem=check_int("small_convnext: stem", stem), approximate=approximate,
+                     layer_scale=layer_scale)
+
+
+def _vit(num_classes, rng, dtype, *, image_size, patch_size, num_layers, num_heads, hidden_dim,
+         mlp_dim, in_channels, approximate, name):
+    """torchvision's VisionTransformer as a Sequential: patches, class token, positions,
+    encoder blocks, final LayerNorm, the class token's state, a Linear head (zeros at first)."""
+    num_classes = check_int(f"{name}: num_classes", num_classes)
+    image_size = check_int(f"{name}: image_size", image_size)
+    patch_size = check_int(f"{name}: patch_size", patch_size)
+    if image_size % patch_size:
+        raise ValueError(f"{name}: image_size {image_size} is not divisible by patch_size "
+                         f"{patch_size}")
+    seq_length = (image_size // patch_size) ** 2 + 1
+    layers = [PatchEmbedding(in_channels, hidden_dim, patch_size, rng=rng, dtype=dtype),
+              ClassToken(hidden_dim, dtype=dtype),
+              PositionalEmbedding(seq_length, hidden_dim, rng=rng, dtype=dtype)]
+    layers += [EncoderBlock(num_heads, hidden_dim, mlp_dim, rng=rng, dtype=dtype,
+                            approximate=approximate) for _ in range(num_layers)]
+    head = Linear(hidden_dim, num_classes, rng=rng, dtype=dtype)
+    head.params["weight"][...] = 0
+    return Sequential(*layers, LayerNorm(hidden_dim, eps=1e-6, dtype=dtype), SelectToken(0),
+                      head)
+
+
+def vit_b_16(num_classes=1000, *, rng, dtype=np.float32):
+    """ViT-B/16 (Dosovitskiy et al., 2021) as in torchvision: 86,567,656 parameters.
+
+    224x224 images cut into 196 patches of 16x16, embedded to 768 features,
+    a class token and learned positional embeddings (197 tokens), 12
+    :class:`~cnnlib.EncoderBlock` s with 12 heads and an MLP of 3072, a final
+    layer norm and a Linear head on the class token. Exact GELU, as in
+    torchvision.
+
+    Parameters
+    ----------
+    num_classes : int
+    rng : numpy.random.Generator
+    dtype : numpy dtype, default float32
+
+    Returns
+    -------
+    Sequential
+        Input (N, 3, 224, 224) -> scores (N, num_classes).
+    """
+    return _vit(num_classes, rng, dtype, image_size=224, patch_size=16, num_layers=12,
+                num_heads=12, hidden_dim=768, mlp_dim=3072, in_channels=3, approximate="none",
+                name="vit_b_16")
+
+
+def small_vit(num_classes=10, *, rng, in_channels=1, image_size=28, patch_size=4, hidden_dim=64,
+              num_layers=3, num_heads=4, mlp_dim=128, approximate="tanh", dtype=np.float32):
+    """A small vision transformer for 28x28 images: :func:`vit_b_16`'s layout, scaled down.
+
+    4x4 patches give 49 tokens plus the class token; three encoder blocks
+    of width 64 with 4 heads and an MLP of 128. With the defaults it has
+    105,546 parameters. The GELU is the tanh form, which NumPy computes
+    much faster than the exact one.
+
+    Parameters
+    ----------
+    num_classes : int
+    rng : numpy.random.Generator
+    in_channels, image_size, patch_size : int
+        ``patch_size`` divides ``image_size``.
+    hidden_dim, num_layers, num_heads, mlp_dim : int
+    approximate : {"tanh", "none"}
+    dtype : numpy dtype, default float32
+
+    Returns
+    -------
+    Sequential
+        Input (N, in_channels, image_size, image_size) -> scores (N, num_classes).
+    """
+    return _vit(num_classes, rng, dtype, image_size=image_size, patch_size=patch_size,
+                num_layers=check_int("small_vit: num_layers", num_layers), num_heads=num_heads,
+                hidden_dim=hidden_dim, mlp_dim=mlp_dim, in_channels=in_channels,
+                approximate=approximate, name="small_vit")

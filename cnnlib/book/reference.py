@@ -1,4 +1,4 @@
-"""Reference versions of convolution and pooling, written to be read: loops, offsets, einsum.
+"""Reference versions of convolution, pooling and attention, written to be read: loops, einsum.
 
 The fast ops of :mod:`cnnlib.nn` are tested against these.
 """
@@ -212,3 +212,44 @@ def conv2d_einsum(x, w, b=None, *, stride=1, padding=0):
     patches = sliding_window_view(xp, w.shape[2:], axis=(2, 3))[:, :, ::sh, ::sw]
     y = np.einsum("nchwij,fcij->nfhw", patches, w, optimize=True)
     return _add_bias(y, b)
+
+
+def attention_naive(q, k, v, attn_mask=None):
+    """Scaled dot-product attention one query at a time, for (L, E), (S, E), (S, Ev) arrays.
+
+    For query i: a score ``q_i . k_j / sqrt(E)`` for every key j (minus
+    infinity where ``attn_mask[i, j]`` is False), the softmax of the scores,
+    and the values averaged with those weights. A query with no key left
+    gets zeros, as in :func:`cnnlib.functional.scaled_dot_product_attention`.
+    """
+    L, E = q.shape
+    out = np.zeros((L, v.shape[1]))
+    for i in range(L):
+        scores = np.array([q[i] @ k[j] / math.sqrt(E) for j in range(len(k))])
+        if attn_mask is not None:
+            scores = np.where(attn_mask[i], scores, -np.inf)
+        if np.all(np.isinf(scores)):
+            continue
+        weights = np.exp(scores - scores.max())
+        weights /= weights.sum()
+        for j in range(len(k)):
+            out[i] += weights[j] * v[j]
+    return out
+
+
+def multihead_attention_naive(x, params, num_heads):
+    """Multi-head self-attention of one sequence x (L, E), head by head, with PyTorch's parameters.
+
+    ``params`` holds "in_proj_weight" (3E, E), "in_proj_bias" (3E,),
+    "out_proj.weight" (E, E) and "out_proj.bias" (E,), as
+    :class:`cnnlib.MultiheadAttention` does: rows 0..E-1 of the input
+    projection make the queries, E..2E-1 the keys, 2E..3E-1 the values, and
+    head h uses features ``h E / heads`` up to ``(h + 1) E / heads`` of each.
+    """
+    E = x.shape[1]
+    d = E // num_heads
+    w, b = params["in_proj_weight"], params["in_proj_bias"]
+    q, k, v = (x @ w[i * E:(i + 1) * E].T + b[i * E:(i + 1) * E] for i in range(3))
+    heads = [attention_naive(q[:, h * d:(h + 1) * d], k[:, h * d:(h + 1) * d],
+                             v[:, h * d:(h + 1) * d]) for h in range(num_heads)]
+    return np.concatenate(heads, axis=1) @ params["out_proj.weight"].T + params["out_proj.bias"]

@@ -1,4 +1,4 @@
-"""Activation functions and their gradients: ReLU, GELU (tanh form), softmax."""
+"""Activation functions and their gradients: ReLU, ReLU6, sigmoid, GELU (tanh and erf), softmax."""
 
 import math
 
@@ -33,14 +33,28 @@ def as_float(x, name="activation"):
     return x if x.dtype.kind == "f" else x.astype(np.float64)
 
 
-def gelu(x):
-    """GELU in its tanh form (Hendrycks and Gimpel, 2016).
+def gelu(x, approximate="tanh"):
+    """GELU (Hendrycks and Gimpel, 2016), by default in its tanh form.
 
-    ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``, which is what
-    PyTorch computes with ``approximate="tanh"``.
+    ``approximate="tanh"`` (the default here, and the form the course's
+    networks use) computes ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715
+    x^3)))``; ``approximate="none"`` computes the exact ``x Phi(x)``, with
+    ``Phi`` the standard normal CDF (see :func:`gelu_erf_with_cdf`). The
+    names are PyTorch's, but PyTorch's default is ``"none"``.
     """
-    y, _ = gelu_with_tanh(x)
+    if check_approximate("gelu", approximate) == "none":
+        y, _ = gelu_erf_with_cdf(x)
+    else:
+        y, _ = gelu_with_tanh(x)
     return y
+
+
+def check_approximate(name, approximate):
+    """Return ``approximate`` if it is "none" or "tanh", else raise naming ``name``."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"{name}: approximate must be 'none' (exact, with erf) or 'tanh', "
+                         f"got {approximate!r}")
+    return approximate
 
 
 def gelu_with_tanh(x):
@@ -88,6 +102,73 @@ def gelu_backward(dy, x, t=None):
     g += 1 + t
     g *= 0.5
     return dy * g
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def normal_cdf(x):
+    """Phi(x) = (1 + erf(x / sqrt 2)) / 2, elementwise, in the dtype of ``x``.
+
+    NumPy has no vectorised erf, so each element goes through the C library's
+    ``math.erf`` (exact to the last bit or so, but about 70 times slower than
+    ``np.tanh``); this is why the tanh form is the course's default.
+    """
+    x = as_float(x, "normal_cdf")
+    erf = np.asarray(_erf(x.astype(np.float64) * math.sqrt(0.5)), dtype=np.float64)
+    return (0.5 * (1.0 + erf)).astype(x.dtype, copy=False).reshape(x.shape)
+
+
+def gelu_erf_with_cdf(x):
+    """Exact GELU ``x Phi(x)``, PyTorch's ``approximate="none"``, and ``Phi(x)`` for the backward.
+
+    Returns
+    -------
+    y, cdf : ndarray, same shape and dtype as ``x``
+    """
+    x = as_float(x, "gelu")
+    cdf = normal_cdf(x)
+    return x * cdf, cdf
+
+
+def gelu_erf_backward(dy, x, cdf=None):
+    """Gradient of the exact GELU: ``d (x Phi(x)) / dx = Phi(x) + x phi(x)``.
+
+    Parameters
+    ----------
+    dy, x : ndarray, same shape
+    cdf : ndarray, optional
+        ``Phi(x)`` from :func:`gelu_erf_with_cdf`, to avoid recomputing it.
+    """
+    x = as_float(x, "gelu_backward")
+    if cdf is None:
+        cdf = normal_cdf(x)
+    pdf = np.exp(-0.5 * x * x)
+    pdf *= 1 / math.sqrt(2 * math.pi)
+    return dy * (cdf + x * pdf)
+
+
+def relu6(x):
+    """min(max(x, 0), 6), elementwise, as in MobileNetV2; any shape, same dtype."""
+    x = check_real("relu6", x)
+    return np.clip(x, x.dtype.type(0), x.dtype.type(6))
+
+
+def relu6_backward_from_mask(dy, mask):
+    """Gradient of :func:`relu6` given the mask ``(x > 0) & (x < 6)``, as PyTorch's."""
+    return np.where(mask, dy, dy.dtype.type(0))
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), elementwise, without overflow for large ``|x|``; same dtype."""
+    x = as_float(x, "sigmoid")
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_backward(dy, y):
+    """Gradient of :func:`sigmoid` given its output ``y``: ``dy y (1 - y)``."""
+    return dy * y * (1 - y)
 
 
 def _check_scores(name, z, axis):

@@ -489,23 +489,81 @@ class ReLU(Module):
 
 
 class GELU(Module):
-    """GELU, tanh form (see :func:`cnnlib.functional.gelu`); any shape.
+    """GELU, by default in its tanh form (see :func:`cnnlib.functional.gelu`); any shape.
+
+    Parameters
+    ----------
+    approximate : {"tanh", "none"}, default "tanh"
+        PyTorch's names: "none" is the exact ``x Phi(x)``, which
+        ``torch.nn.GELU()`` computes by default and the vision transformer and
+        ConvNeXt use; "tanh" is the cheaper form the course's networks use.
 
     Examples
     --------
     >>> import numpy as np, cnnlib
     >>> round(float(cnnlib.GELU().forward(np.array([1.0]))[0]), 4)
     0.8412
+    >>> round(float(cnnlib.GELU(approximate="none").forward(np.array([1.0]))[0]), 4)
+    0.8413
     """
+
+    def __init__(self, approximate="tanh"):
+        super().__init__()
+        self.approximate = A.check_approximate("GELU", approximate)
 
     def _forward(self, x):
         x = A.as_float(x)
-        y, t = A.gelu_with_tanh(x)
+        if self.approximate == "none":
+            y, t = A.gelu_erf_with_cdf(x)
+        else:
+            y, t = A.gelu_with_tanh(x)
         self._x, self._t = x.copy(order="K"), t
         return y
 
     def _backward(self, dy):
+        if self.approximate == "none":
+            return A.gelu_erf_backward(dy, self._x, self._t)
         return A.gelu_backward(dy, self._x, self._t)
+
+    def extra_repr(self):
+        return "" if self.approximate == "tanh" else f"approximate={self.approximate!r}"
+
+
+class ReLU6(Module):
+    """min(max(x, 0), 6), elementwise, MobileNetV2's activation; any shape.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> cnnlib.ReLU6().forward(np.array([-1.0, 2.0, 7.0]))
+    array([0., 2., 6.])
+    """
+
+    def _forward(self, x):
+        self._mask = (x > 0) & (x < 6)
+        return A.relu6(x)
+
+    def _backward(self, dy):
+        return A.relu6_backward_from_mask(dy, self._mask)
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x)), elementwise; any shape. The gate of squeeze-and-excitation.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> cnnlib.Sigmoid().forward(np.array([0.0]))
+    array([0.5])
+    """
+
+    def _forward(self, x):
+        y = A.sigmoid(x)
+        self._y = y.copy()
+        return y
+
+    def _backward(self, dy):
+        return A.sigmoid_backward(dy, self._y)
 
 
 class Identity(Module):

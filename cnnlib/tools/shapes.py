@@ -98,6 +98,17 @@ def summary(model, input_shape, *, print_table=True, dtype=None):
     Summary
         ``rows`` of LayerRow(name, layer, out_shape, params, params_no_bias,
         macs, act_bytes), and totals.
+
+    Notes
+    -----
+    MACs are the multiply-accumulates of the layers that multiply weights
+    with activations: convolutions, Linear layers and attention. Attention
+    on N sequences of L tokens of width E counts its four projections and
+    the two products between tokens, ``Q K^T`` and the weighted sum of the
+    values: ``N (4 L E^2 + 2 L^2 E)``. Norms, activations, softmax, pooling
+    and elementwise products (a squeeze-and-excitation gate, a layer scale)
+    count zero. "no bias" leaves out the parameters whose name ends in
+    "bias"; a class token or a positional embedding counts as a weight.
     """
     if not isinstance(model, Module):
         raise TypeError(f"summary: model must be a cnnlib Module, got {type(model).__name__}")
@@ -138,7 +149,9 @@ def receptive_field(model, input_shape=None):
     depends on its input size, so a model with one needs ``input_shape``;
     its longest window and mean step are used. After a ``Flatten``, a layer
     with weights (a Linear) reads every input position, so its size is the
-    whole input height (``math.inf`` when ``input_shape`` is not given).
+    whole input height (``math.inf`` when ``input_shape`` is not given); so
+    does a layer with ``global_receptive_field = True`` (attention, a
+    squeeze-and-excitation gate), and every layer after it.
 
     Parameters
     ----------
@@ -168,7 +181,8 @@ def receptive_field(model, input_shape=None):
     flat = False
     for name, layer in _layers(model):
         flat = flat or isinstance(layer, Flatten)
-        if flat and layer.params:
+        if (flat and layer.params) or getattr(layer, "global_receptive_field", False):
+            flat = True  # from here on every unit sees the whole input
             rows.append((name, type(layer).__name__, whole, rows[-1][3]))
             if shape is not None:
                 shape = layer.out_shape(shape)
