@@ -5,6 +5,7 @@ which needs the ``[book]`` extra.
 """
 
 from cnnlib import data, functional, init, models, nn, parallel, tools, train
+from cnnlib import interop
 from cnnlib.autograd import Value
 from cnnlib.io import load_weights, save_weights
 from cnnlib.losses import CrossEntropyLoss, MSELoss, NLLLoss
@@ -24,4 +25,5 @@ __all__ = [
     "ReLU", "CrossEntropyLoss", "MSELoss", "NLLLoss", "Module", "Sequential", "BatchNorm2d",
     "Dropout", "SGD", "Adam", "ResidualBlock", "receptive_field", "summary",
     "AdaptiveAvgPool2d", "Bottleneck", "Branches", "ConvTranspose2d",
+    "interop",
 ]
