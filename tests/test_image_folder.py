@@ -35,7 +35,8 @@ def test_order_labels_and_values(folder):
     # torchvision's order: a sorted walk of each class folder, sorted names in each folder
     order = ["cat/m.PNG", "cat/z.png", "cat/sub/c.png", "dog/a.png", "dog/b.png"]
     for i, rel in enumerate(order):
-        np.testing.assert_array_equal(x[i], images[rel].transpose(2, 0, 1).astype(np.float32) / np.float32(255))
+        expected = images[rel].transpose(2, 0, 1).astype(np.float32) / 255
+        np.testing.assert_array_equal(x[i], expected)
     assert abs(float(x[5].mean()) - 200 / 255) < 0.02  # the JPEG, lossy
     assert 0 <= x.min() and x.max() <= 1
 
@@ -48,7 +49,8 @@ def test_resize_and_grayscale(folder):
     assert x.shape == (6, 3, 5, 5)
     expected = Image.fromarray(images["cat/m.PNG"].astype(np.uint8)).resize(
         (5, 5), Image.Resampling.BILINEAR)
-    np.testing.assert_array_equal(x[0], np.asarray(expected).transpose(2, 0, 1).astype(np.float32) / 255)
+    expected = np.asarray(expected).transpose(2, 0, 1).astype(np.float32) / 255
+    np.testing.assert_array_equal(x[0], expected)
 
 
 def test_grey_and_rgba_files_are_converted(tmp_path):

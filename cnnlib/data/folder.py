@@ -1,4 +1,4 @@
-"""Images from a folder of class sub-folders (torchvision's ImageFolder layout), read with Pillow."""
+"""Images from a folder of class sub-folders (torchvision's ImageFolder layout), via Pillow."""
 
 import os
 from pathlib import Path
