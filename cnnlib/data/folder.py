@@ -36,7 +36,9 @@ def image_folder(root, *, size, grayscale=False):
     """Read ``root/<class>/<image>`` into arrays, as torchvision's ``ImageFolder`` orders them.
 
     Classes are the sub-folders of ``root`` in sorted order (label 0 is the
-    first); each class's images are found by a sorted walk of its folder.
+    first), skipping hidden ones such as ``.ipynb_checkpoints``, which
+    torchvision would count as a class; each class's images are found by a
+    sorted walk of its folder.
     PNG and JPEG files are read (other files are skipped), converted to RGB
     (or to grey with ``grayscale=True``) and resized with Pillow's bilinear
     filter, antialiased when shrinking.
@@ -104,7 +106,8 @@ def image_folder(root, *, size, grayscale=False):
                     if target is not None and im.size != target[::-1]:
                         im = im.resize(target[::-1], Image.Resampling.BILINEAR)
                     pixels = np.asarray(im, dtype=np.uint8)
-            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+            except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
+                    SyntaxError) as e:
                 raise ValueError(f"image_folder: cannot read {path} as an image: {e}") from None
             images.append((path, pixels))
             labels.append(label)

@@ -81,9 +81,10 @@ def export_onnx(model, path, input_shape, *, opset=17):
     path : str or os.PathLike
         Where to write the ``.onnx`` file.
     input_shape : tuple of int
-        The shape of one input, as in :func:`cnnlib.summary`: (C, H, W) or
-        (N, C, H, W), a missing batch axis meaning N = 1. The graph's input
-        is named ``"input"`` and its output ``"output"``.
+        The shape of the input, as in :func:`cnnlib.summary`: (C, H, W) or
+        (N, C, H, W) for images, (F,) or (N, F) for vectors, a missing batch
+        axis meaning N = 1. The graph's input is named ``"input"`` and its
+        output ``"output"``; N is only the example, any batch size runs.
     opset : int, default 17
 
     Returns
