@@ -84,6 +84,10 @@ def to_torch(model):
     from PyTorch's generator, so in training mode the two agree only in
     distribution (exactly when ``p = 0``).
 
+    Save the result with ``torch.save(tm.state_dict(), path)``: the block
+    classes are defined when first needed, so pickling the module itself
+    (``torch.save(tm)``) does not work.
+
     Parameters
     ----------
     model : cnnlib Module
