@@ -5,6 +5,8 @@ parameter's gradient (cnnlib's backward against autograd on the same loss)
 and, in training mode, the updated running statistics.
 """
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -361,3 +363,14 @@ def test_export_onnx_refusals(tmp_path):
     with pytest.raises(TypeError, match="Doubler"):
         export_onnx(cnnlib.Sequential(Doubler()), tmp_path / "m.onnx", (1, 5, 5))
     assert not list(tmp_path.iterdir())
+
+
+def test_converted_blocks_pickle():
+    rng = np.random.default_rng(10)
+    model = randomise(M.small_bottleneck_resnet(width=2, rng=rng, dtype=np.float64), rng).eval()
+    tm = to_torch(model)
+    assert repr(tm).count("Bottleneck(") == 2 and "BatchNorm2d(" in repr(tm)
+    copy = pickle.loads(pickle.dumps(tm))
+    x = torch.from_numpy(rng.standard_normal((2, 1, 28, 28)))
+    with torch.no_grad():
+        assert torch.equal(copy(x), tm(x))

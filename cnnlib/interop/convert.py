@@ -84,10 +84,6 @@ def to_torch(model):
     from PyTorch's generator, so in training mode the two agree only in
     distribution (exactly when ``p = 0``).
 
-    Save the result with ``torch.save(tm.state_dict(), path)``: the block
-    classes are defined when first needed, so pickling the module itself
-    (``torch.save(tm)``) does not work.
-
     Parameters
     ----------
     model : cnnlib Module
@@ -185,8 +181,6 @@ def torch_classes():
                 x, self.running_mean, self.running_var, self.weight, self.bias,
                 self.training, factor, self.eps)
 
-    TorchBatchNorm2d.__name__ = TorchBatchNorm2d.__qualname__ = "BatchNorm2d"
-
     class ShortcutBlock(torch.nn.Module):
         """``relu(body(x) + shortcut(x))``, running named children in the given orders."""
 
@@ -210,9 +204,6 @@ def torch_classes():
     class BottleneckTorch(ShortcutBlock):
         """cnnlib's Bottleneck: 1x1-3x3-1x1 convolutions plus the shortcut, then ReLU."""
 
-    ResidualBlockTorch.__name__ = ResidualBlockTorch.__qualname__ = "ResidualBlock"
-    BottleneckTorch.__name__ = BottleneckTorch.__qualname__ = "Bottleneck"
-
     class BranchesTorch(torch.nn.Module):
         """Runs every child on the input and concatenates the outputs along channels."""
 
@@ -224,9 +215,23 @@ def torch_classes():
         def forward(self, x):
             return torch.cat([branch(x) for branch in self.children()], dim=1)
 
-    BranchesTorch.__name__ = BranchesTorch.__qualname__ = "Branches"
-    return SimpleNamespace(BatchNorm2d=TorchBatchNorm2d, ResidualBlock=ResidualBlockTorch,
-                           Bottleneck=BottleneckTorch, Branches=BranchesTorch)
+    classes = {"BatchNorm2d": TorchBatchNorm2d, "ResidualBlock": ResidualBlockTorch,
+               "Bottleneck": BottleneckTorch, "Branches": BranchesTorch,
+               "ShortcutBlock": ShortcutBlock}
+    for name, cls in classes.items():
+        # cnnlib's name in a printed model; a module-level name that pickle can find
+        cls.__name__, cls.__qualname__, cls.__module__ = name, f"Torch{name}", __name__
+    return SimpleNamespace(**classes)
+
+
+def __getattr__(name):
+    """``TorchBatchNorm2d`` and the other classes, created on first access (for pickle)."""
+    if name.startswith("Torch") and name[5:] in _TORCH_CLASS_NAMES:
+        return getattr(torch_classes(), name[5:])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_TORCH_CLASS_NAMES = ("BatchNorm2d", "ResidualBlock", "Bottleneck", "Branches", "ShortcutBlock")
 
 
 def _nn():
