@@ -374,3 +374,17 @@ def test_converted_blocks_pickle():
     x = torch.from_numpy(rng.standard_normal((2, 1, 28, 28)))
     with torch.no_grad():
         assert torch.equal(copy(x), tm(x))
+
+
+def test_torch_side_load_state_dict_takes_plain_dicts_and_batch_counts():
+    model = cnnlib.Sequential(cnnlib.Conv2d(1, 2, 3, rng=np.random.default_rng(0)),
+                              cnnlib.BatchNorm2d(2, momentum=None))
+    tm = to_torch(model)
+    tm.load_state_dict(dict(tm.state_dict()))  # no metadata: no num_batches_tracked added
+    reference = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3),
+                                    torch.nn.BatchNorm2d(2, momentum=None)).double()
+    for _ in range(3):
+        reference(torch.ones(2, 1, 5, 5, dtype=torch.float64))
+    saved = reference.state_dict()
+    tm.load_state_dict(saved)
+    assert tm[1].batches_tracked == 3 and "1.num_batches_tracked" in saved

@@ -159,7 +159,9 @@ def torch_classes():
         """``torch.nn.BatchNorm2d`` with the batch count as the int ``batches_tracked``.
 
         The names of its buffers are cnnlib's (``running_mean``,
-        ``running_var``); the count drives ``momentum=None``.
+        ``running_var``); the count drives ``momentum=None``. Its
+        ``load_state_dict`` takes the count from a ``num_batches_tracked``
+        entry when there is one, such as PyTorch's own batch norm saves.
         """
 
         def __init__(self, *args, **kwargs):
@@ -170,6 +172,13 @@ def torch_classes():
             self.running_mean.zero_()
             self.running_var.fill_(1)
             self.batches_tracked = 0
+
+        def _load_from_state_dict(self, state_dict, prefix, *args):
+            count = state_dict.pop(prefix + "num_batches_tracked", None)
+            if count is not None:
+                self.batches_tracked = int(count)
+            # skips _NormBase's step, which would add a num_batches_tracked entry
+            torch.nn.Module._load_from_state_dict(self, state_dict, prefix, *args)
 
         def forward(self, x):
             self._check_input_dim(x)
