@@ -78,7 +78,8 @@ def to_torch(model):
     ``torch.nn.BatchNorm2d``) keeps it as the int attribute
     ``batches_tracked`` and has no ``num_batches_tracked`` buffer. It updates
     the running statistics exactly like PyTorch's, ``momentum=None``
-    (cumulative average) included.
+    (cumulative average) included, and its ``load_state_dict`` accepts the
+    ``num_batches_tracked`` entries of PyTorch's batch norm, taking the count.
 
     Dropout becomes ``torch.nn.Dropout`` with the same ``p``; its masks come
     from PyTorch's generator, so in training mode the two agree only in
