@@ -5,6 +5,7 @@ which needs the ``[book]`` extra.
 """
 
 from cnnlib import data, functional, init, models, nn, parallel, tools, train
+from cnnlib import interop
 from cnnlib.autograd import Value
 from cnnlib.io import load_weights, save_weights
 from cnnlib.losses import CrossEntropyLoss, MSELoss, NLLLoss
@@ -35,4 +36,5 @@ __all__ = [
     "ClassToken", "ConvNeXtBlock", "EncoderBlock", "GroupNorm", "InvertedResidual",
     "LayerNorm", "LayerNorm2d", "MultiheadAttention", "PatchEmbedding",
     "PositionalEmbedding", "ReLU6", "SelectToken", "Sigmoid", "SqueezeExcitation",
+    "interop",
 ]
