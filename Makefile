@@ -61,6 +61,7 @@ bench: $(STAMP)
 train: $(STAMP)
 	$(BIN)/python -m cnnlib.book.train_letters
 	$(BIN)/python -m cnnlib.book.train_resnet_seeds
+	$(BIN)/python -m cnnlib.book.training_demos
 
 # The Fashion-MNIST runs of the real-data chapter (tens of minutes per model).
 train-fashion: $(STAMP) system
