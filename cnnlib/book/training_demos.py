@@ -218,11 +218,11 @@ def run(args):
     record = {"seeds": seeds, "early_stopping": [], "regularisation": {},
               "transfer": []}
     for seed in seeds:
-        run_ = early_stopping_run(d, seed)
-        record["early_stopping"].append(run_)
-        print(f"early stopping, seed {seed}: stopped after {run_['epochs_run']} epochs, "
-              f"test loss {run_['test_loss_stopped']:.3f} against "
-              f"{run_['test_loss_end']:.3f} after 40", flush=True)
+        result = early_stopping_run(d, seed)
+        record["early_stopping"].append(result)
+        print(f"early stopping, seed {seed}: stopped after {result['epochs_run']} epochs, "
+              f"test loss {result['test_loss_stopped']:.3f} against "
+              f"{result['test_loss_end']:.3f} after {len(result['val_loss_curve'])}", flush=True)
     for name in REGULARISERS:
         record["regularisation"][name] = [regularisation_run(d, name, seed) for seed in seeds]
         print(f"regularisation, {name}: done", flush=True)
@@ -231,11 +231,11 @@ def run(args):
     digits = datasets.digits()
     x_test28 = as_letter_image(digits["x_test"])
     for seed in seeds:
-        run_ = transfer_run(letters_body(net), digits, x_test28, seed)
-        record["transfer"].append(run_)
-        print(f"transfer, seed {seed}: {run_['transfer_acc']:.3f} "
-              f"[{run_['transfer_seconds']:.2f} s], from scratch "
-              f"{run_['scratch_acc']:.3f} [{run_['scratch_seconds']:.2f} s]", flush=True)
+        result = transfer_run(letters_body(net), digits, x_test28, seed)
+        record["transfer"].append(result)
+        print(f"transfer, seed {seed}: {result['transfer_acc']:.3f} "
+              f"[{result['transfer_seconds']:.2f} s], from scratch "
+              f"{result['scratch_acc']:.3f} [{result['scratch_seconds']:.2f} s]", flush=True)
     record["total_seconds"] = time.perf_counter() - start
     write_json(out / "training_demos.json", record)
     print(f"done: {out / 'training_demos.json'}  [time: {record['total_seconds']:.1f} s]")
