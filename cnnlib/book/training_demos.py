@@ -1,6 +1,6 @@
 """Seed studies behind chapters 6 and 7: early stopping, regularisation and transfer learning.
 
-Run as ``python -m cnnlib.book.training_demos`` (about two minutes on one core).
+Run as ``python -m cnnlib.book.training_demos`` (a few minutes on one core).
 Each study repeats a small experiment over several seeds and writes one JSON
 record, ``training_demos.json``, which the chapters load; the chapters also
 run one seed of each live. The transfer study reads the letters CNN that
