@@ -67,6 +67,7 @@ bench: $(REF_STAMP)
 train: $(STAMP)
 	$(BIN)/python -m cnnlib.book.train_letters
 	$(BIN)/python -m cnnlib.book.train_resnet_seeds
+	$(BIN)/python -m cnnlib.book.training_demos
 
 # The Fashion-MNIST runs of the real-data chapter (tens of minutes per model).
 train-fashion: $(STAMP) system

@@ -51,7 +51,7 @@ def classify(model, image):
     return score, "T" if score > 0.5 else "L"
 
 
-def drawings_figure(model, drawings, *, ncols=4, size=1.6):
+def drawings_figure(model, drawings, *, ncols=4, size=1.25):
     """Each drawing with the model's letter and output above it, ``ncols`` to a row.
 
     Parameters
@@ -76,7 +76,7 @@ def drawings_figure(model, drawings, *, ncols=4, size=1.6):
         ax.set_yticks(np.arange(-0.5, np.shape(image)[0]), minor=True)
         ax.grid(which="minor", color="0.85", lw=0.5)
         ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
-        ax.set_title(f"{name}\n{letter} ({score:.2f})", fontsize=10,
+        ax.set_title(f"{name}\n{letter} ({score:.2f})",
                      color="tab:blue" if letter == "T" else "tab:orange")
     fig.tight_layout()
     return fig

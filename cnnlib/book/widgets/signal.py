@@ -69,7 +69,7 @@ class _StepPlot:
                         for name, k in kernels.items()}
         self.centres = np.arange(len(self.x) - self.width + 1) + (self.width - 1) / 2
         axes[0].plot(np.arange(len(self.x)), self.x, "o-", color="0.3", ms=3, lw=1)
-        axes[0].set_title("input, with the window", fontsize=10, loc="left")
+        axes[0].set_title("input, with the window", loc="left")
         self.windows, self.done, self.current = [], [], []
         for ax in axes:
             self.windows.append(ax.axvspan(0, self.width, color="gold", alpha=0.35, lw=0))
@@ -82,7 +82,7 @@ class _StepPlot:
             self.done.append(ax.plot([], [], "o-", color=color, ms=3, lw=1)[0])
             self.current.append(ax.plot([], [], "o", color=color, ms=8, mec="black")[0])
             weights = ", ".join(f"{w:.2g}" for w in np.asarray(kernel, dtype=float))
-            ax.set_title(f"{name}  [{weights}]", fontsize=10, loc="left")
+            ax.set_title(f"{name}  [{weights}]", loc="left")
             ax.set_ylim(*_padded_range(y))
 
     def update(self, position):
