@@ -309,7 +309,7 @@ def _relu(layer, children):
 
 @register(GELU)
 def _gelu(layer, children):
-    return _nn().GELU(approximate="tanh")  # cnnlib's GELU is the tanh form
+    return _nn().GELU(approximate=layer.approximate)
 
 
 @register(LogSoftmax)
