@@ -138,6 +138,9 @@ def test_parameter_names_and_settings():
     assert (up.size, up.mode, up.align_corners) == ((3, 4), "bilinear", True)
     gn = to_torch(cnnlib.GroupNorm(2, 6, eps=1e-3, affine=False))
     assert (gn.num_groups, gn.num_channels, gn.eps, gn.affine) == (2, 6, 1e-3, False)
+    vit = to_torch(M.small_vit(rng=rng, **{**TINY_VIT, "dtype": np.float32}))
+    assert all(p.dtype == torch.float32 for p in vit.parameters())
+    assert "ClassToken(8)" in repr(vit) and "PositionalEmbedding(5, 8)" in repr(vit)
 
 
 def test_attention_fast_path_without_grad():

@@ -109,6 +109,9 @@ def torch_classes():
         def forward(self, x):
             return torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)
 
+        def extra_repr(self):
+            return f"{self.class_token.shape[-1]}"
+
     class PositionalEmbedding(nn.Module):
         """Adds the learned ``pos_embedding`` (1, L, E)."""
 
@@ -118,6 +121,9 @@ def torch_classes():
 
         def forward(self, x):
             return x + self.pos_embedding
+
+        def extra_repr(self):
+            return f"{self.pos_embedding.shape[1]}, {self.pos_embedding.shape[2]}"
 
     class SelectToken(nn.Module):
         """(N, L, E) -> (N, E): the token at ``index``."""
