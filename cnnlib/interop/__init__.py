@@ -6,6 +6,7 @@ this module is imported, so ``import cnnlib`` keeps needing NumPy alone.
 
 from cnnlib.interop.convert import CONVERTERS, register, to_torch
 from cnnlib.interop.export import export_onnx
+from cnnlib.interop import modern  # registers the converters of the modern layers
 from cnnlib.interop.state import load_state_dict
 
 __all__ = ["CONVERTERS", "export_onnx", "load_state_dict", "register", "to_torch"]

@@ -11,6 +11,10 @@ module's train/eval mode. Adding a layer type is one decorated function::
         import torch
         return torch.nn.GroupNorm(layer.num_groups, layer.num_channels, layer.eps,
                                   layer.affine, dtype=torch_dtype(layer.dtype))
+
+This module holds the classic layers and blocks; the modern ones (norms,
+attention, upsampling, ConvNeXt, MobileNet and ViT blocks) are in
+:mod:`cnnlib.interop.modern`.
 """
 
 import functools
@@ -84,6 +88,15 @@ def to_torch(model):
     Dropout becomes ``torch.nn.Dropout`` with the same ``p``; its masks come
     from PyTorch's generator, so in training mode the two agree only in
     distribution (exactly when ``p = 0``).
+
+    GELU keeps its form (``approximate="tanh"`` or ``"none"``). Multi-head
+    attention becomes a subclass of ``torch.nn.MultiheadAttention`` with
+    ``batch_first=True`` whose ``forward(x)`` is the self-attention
+    ``attention(x, x, x, need_weights=False)[0]``, with the same parameter
+    names; ``LayerNorm2d`` becomes a ``torch.nn.LayerNorm`` over axis 1; the
+    blocks of ConvNeXt, MobileNetV2 and the vision transformer keep their
+    children's and parameters' names (``layer_scale``, ``class_token``,
+    ``pos_embedding``, ...).
 
     Parameters
     ----------
@@ -309,7 +322,7 @@ def _relu(layer, children):
 
 @register(GELU)
 def _gelu(layer, children):
-    return _nn().GELU(approximate="tanh")  # cnnlib's GELU is the tanh form
+    return _nn().GELU(approximate=layer.approximate)
 
 
 @register(LogSoftmax)

@@ -69,9 +69,12 @@ def export_onnx(model, path, input_shape, *, opset=17):
     package and traces through ``torch.export``, slower and heavier for these
     small graphs. The TorchScript exporter refuses adaptive average pooling
     whose output size does not divide its input size, so those layers are
-    exported as two matrix products with the same averaging windows. The
-    graph computes in float32 whatever the model's dtype, with batch norm
-    using its running statistics and dropout off; its batch axis is dynamic.
+    exported as two matrix products with the same averaging windows.
+    Multi-head attention is traced through PyTorch's unfused path (matrix
+    products and a softmax; the fused kernel has no ONNX form), so vision
+    transformers export too. The graph computes in float32 whatever the
+    model's dtype, with batch norm using its running statistics and dropout
+    off; its batch axis is dynamic (the class token is expanded to it).
     The file is written to a temporary file and renamed over ``path``.
 
     Parameters
@@ -124,6 +127,9 @@ def export_onnx(model, path, input_shape, *, opset=17):
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")
+        # PyTorch's attention checks its shapes in Python; tracing fixes only those checks
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning,
+                                module="torch.nn.functional")
         torch.onnx.export(tm, (x,), buffer, dynamo=False, opset_version=opset,
                           input_names=["input"], output_names=["output"],
                           dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
