@@ -891,6 +891,12 @@ def test_home_page_first_screen(browser, server):
         who = page.get_by_text("Who it is for").first.bounding_box()
         assert who["y"] < PHONE["height"]
         page.screenshot(path=SHOTS / "home-first-screen-phone.png")
+        # web-only wording on screen, the print edition's own wording in the PDF
+        shown = "() => [...document.querySelectorAll('.screen-only, .print-only')].map(" \
+                "el => [el.className.includes('print-only'), el.offsetParent !== null])"
+        assert sorted(page.evaluate(shown)) == [[False, True], [True, False]]
+        page.emulate_media(media="print")
+        assert sorted(page.evaluate(shown)) == [[False, False], [True, True]]
     finally:
         context.close()
     log.assert_clean()
