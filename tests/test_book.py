@@ -188,6 +188,20 @@ def test_site_serves_its_own_mathjax_and_no_heavy_extras(site):
 
 
 @pytest.mark.build
+def test_pages_use_the_book_stylesheet_and_a_clean_mathjax_config(site):
+    css = (site / "_static" / "book.css").read_text(encoding="utf-8")
+    assert "no-repeat local" in css           # the scroll shadows move with the content
+    assert ".print-only" in css and ".screen-only" in css
+    for docname in PAGES:
+        page = (site / f"{docname}.html").read_text(encoding="utf-8")
+        assert re.search(r'<link rel="stylesheet"[^>]*href="[^"]*_static/book\.css', page), docname
+        config = re.search(r"window\.MathJax = (\{.*?\})</script>", page)
+        if config:
+            options = json.loads(config.group(1)).get("options", {})
+            assert "enableMenu" not in options, f"{docname}: MathJax rejects enableMenu without ui/menu"
+
+
+@pytest.mark.build
 def test_chapters_are_saved_without_widget_state():
     """Saved widget state would make myst-nb load the widget manager; the pages show viewers."""
     for docname in PAGES:
@@ -579,10 +593,16 @@ SCROLL_CUES = """() => {
   return out;
 }"""
 
-# At 390 px: each notebook figure's file, natural width and shown width.
+# At 390 px: each notebook figure's file, natural width and shown width, and
+# the section it is in (the nearest heading above it), to name it in reports.
 FIGURES = """() => [...document.querySelectorAll('article.bd-article .cell_output img:not(.cnnv-frame)')]
-    .map(img => ({src: new URL(img.src).pathname, natural: img.naturalWidth,
-                  shown: img.getBoundingClientRect().width}))"""
+    .map((img, i) => {
+      const headings = [...document.querySelectorAll('article.bd-article h1, article.bd-article h2')]
+        .filter(h => h.compareDocumentPosition(img) & Node.DOCUMENT_POSITION_FOLLOWING);
+      const section = headings.length ? headings[headings.length - 1].textContent.replace('#', '').trim() : '';
+      return {src: new URL(img.src).pathname, natural: img.naturalWidth, index: i + 1, section,
+              shown: img.getBoundingClientRect().width};
+    })"""
 
 
 def figure_text_px(figure):
@@ -620,11 +640,13 @@ def reader_checks(page, docname, wide):
     for figure in page.evaluate(FIGURES):
         px = figure_text_px(figure)
         if px is not None and px < MIN_TEXT_PX:
-            small.append(f"{Path(figure['src']).name[:12]} ({figure['natural']} px at "
-                         f"{figure['shown']:.0f} px: {px:.1f} px text)")
+            small.append(f"figure {figure['index']} (in '{figure['section'][:40]}', "
+                         f"{Path(figure['src']).name[:10]}…): {figure['natural']} px shown at "
+                         f"{figure['shown']:.0f} px, {px:.1f} px text")
     if small:
         (hard if styled else soft).append(
-            f"figures whose {MIN_FONT_PT} pt text is under {MIN_TEXT_PX} px at 390 px: {small}")
+            f"figures whose smallest text ({MIN_FONT_PT} pt with the book style) is under "
+            f"{MIN_TEXT_PX} px at 390 px: {small}")
     return hard, soft
 
 
