@@ -54,10 +54,10 @@ PHONE = {"width": 390, "height": 844}
 MAX_PAGE_BYTES = 5_000_000            # any page, counting everything it loads
 MAX_MEDIAN_CHAPTER_BYTES = 2_500_000  # the median chapter page
 MIN_EXPLORER_WIDTH = 300              # px, an explorer's picture on a phone
-# A figure shown at 100 CSS px per inch (its width on a wide screen, whether its
-# PNG has 100 or, retina, 200 pixels per inch) with 10-point labels has 14 px
-# text; shrunk below this factor to fit the phone's column, the text drops
-# under 8 px. A failure on every page.
+# A figure drawn at 100 dpi with 10-point labels has 14 px text; shrunk below
+# this factor of the width the page gives it (for a retina PNG, half its
+# pixels) to fit the phone's column, the text drops under 8 px. A failure on
+# every page.
 MIN_FIGURE_SCALE = 0.55
 DRAWINGS = 24                         # grids drawn on draw-and-classify
 # Figure legibility at 390 px: the smallest text of a figure drawn with the book
@@ -589,14 +589,17 @@ SCROLL_CUES = """() => {
   return out;
 }"""
 
-# At 390 px: each notebook figure's file, natural width and shown width, and
-# the section it is in (the nearest heading above it), to name it in reports.
+# At 390 px: each notebook figure's file, natural width, the width the page
+# gives it (its style's width: half the pixels for a retina PNG; else its
+# pixels) and the width shown, and the section it is in (the nearest heading
+# above it), to name it in reports.
 FIGURES = """() => [...document.querySelectorAll('article.bd-article .cell_output img:not(.cnnv-frame)')]
     .map((img, i) => {
       const headings = [...document.querySelectorAll('article.bd-article h1, article.bd-article h2')]
         .filter(h => h.compareDocumentPosition(img) & Node.DOCUMENT_POSITION_FOLLOWING);
       const section = headings.length ? headings[headings.length - 1].textContent.replace('#', '').trim() : '';
       return {src: new URL(img.src).pathname, natural: img.naturalWidth, index: i + 1, section,
+              css: parseFloat(img.style.width) || img.naturalWidth,
               shown: img.getBoundingClientRect().width};
     })"""
 
@@ -639,8 +642,7 @@ def reader_checks(page, docname, wide):
                     f"clipped: {no_cue[:4]}")
     small, shrunk = [], []
     for figure in page.evaluate(FIGURES):
-        dpi = figure_dpi(figure)
-        if dpi is not None and figure["shown"] / (figure["natural"] * 100 / dpi) < MIN_FIGURE_SCALE:
+        if figure["css"] and figure["shown"] / figure["css"] < MIN_FIGURE_SCALE:
             shrunk.append(f"figure {figure['index']} (in '{figure['section'][:40]}')")
         px = figure_text_px(figure)
         if px is not None and px < MIN_TEXT_PX:
