@@ -111,8 +111,8 @@
   // Draw-and-classify. Pointer events (mouse, pen, touch): pressing on a cell switches it,
   // and dragging paints every cell the pointer crosses with the value the first cell got,
   // so a plain click toggles one cell and a drag that starts on ink rubs out. In eraser
-  // mode, or with the right mouse button, every stroke rubs out. Keyboard activation
-  // (and a script's el.click(), whose event has detail 0) toggles a cell too.
+  // mode, with the right mouse button or a pen's eraser, every stroke rubs out. Keyboard
+  // activation (and a script's el.click(), whose event has detail 0) toggles a cell too.
   function startPad() {
     const size = data.initial.length;
     const grid = root.querySelector(".cnnv-grid");
@@ -150,7 +150,9 @@
       if (!cell || (event.pointerType === "mouse" && event.button !== 0 && event.button !== 2))
         return;
       event.preventDefault();
-      const erasing = eraser.getAttribute("aria-pressed") === "true" || event.button === 2;
+      // the right mouse button, or a pen's eraser end (button 5), rubs out
+      const erasing = eraser.getAttribute("aria-pressed") === "true" || event.button === 2 ||
+        event.button === 5;
       stroke = {pointer: event.pointerId, value: erasing ? false : !inked(cell)};
       if (grid.setPointerCapture) grid.setPointerCapture(event.pointerId);
       paint(cell, stroke.value);
@@ -192,7 +194,7 @@
           return inked(cell) ? 1 : 0;
         }));
       const out = forward(data.network, image);
-      const empty = image.every(function (row) { return row.every(function (v) { return v === 0; }); });
+      const empty = !image.some(function (row) { return row.includes(1); });
       const letter = out.score > data.threshold ? data.letters[1] : data.letters[0];
       root.querySelector(".cnnv-letter").textContent = empty ? "draw a letter" : letter;
       root.querySelector(".cnnv-letter").classList.toggle("cnnv-waiting", empty);
