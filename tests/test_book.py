@@ -488,7 +488,12 @@ OPERATE = """async (controlsSelector) => {
     const code = document.querySelector(button.dataset.clipboardTarget);
     await navigator.clipboard.writeText('');
     button.click();
-    const copied = await navigator.clipboard.readText();
+    // the copy is asynchronous: wait for it (up to a second) on a busy machine
+    let copied = '';
+    for (let tries = 0; tries < 20 && copied === ''; tries++) {
+      copied = await navigator.clipboard.readText();
+      if (copied === '') await sleep(50);
+    }
     count('copy button', button, copied.trim() !== '' && copied.trim() === code.textContent.trim());
   }
 
