@@ -200,7 +200,8 @@ def test_pages_use_the_book_stylesheet_and_a_clean_mathjax_config(site):
         config = re.search(r"window\.MathJax = (\{.*?\})</script>", page)
         if config:
             options = json.loads(config.group(1)).get("options", {})
-            assert "enableMenu" not in options, f"{docname}: MathJax rejects enableMenu without ui/menu"
+            assert "enableMenu" not in options, (
+                f"{docname}: MathJax rejects enableMenu when ui/menu is not loaded")
 
 
 @pytest.mark.build
@@ -572,24 +573,30 @@ PHONE_LAYOUT = """(minExplorer) => {
 
 
 # At 1280 px: every printed output, its longest line and whether it is cut off.
-OUTPUT_FIT = """() => [...document.querySelectorAll('article.bd-article .cell_output pre')].map(pre => ({
-    longest: Math.max(...pre.textContent.split('\\n').map(line => line.length)),
-    cut: pre.scrollWidth > pre.clientWidth + 1,
-    start: pre.textContent.slice(0, 60)}))"""
+OUTPUT_FIT = """() => [...document.querySelectorAll('article.bd-article .cell_output pre')]
+  .map(pre => ({longest: Math.max(...pre.textContent.split('\\n').map(line => line.length)),
+                cut: pre.scrollWidth > pre.clientWidth + 1,
+                start: pre.textContent.slice(0, 60)}))"""
 
 # At 390 px: blocks that scroll sideways, and whether each shows it (a scroll
 # shadow: a background gradient that scrolls with the content), or is clipped.
+# A block whose overflow is visible spills into a parent, which is checked.
 SCROLL_CUES = """() => {
   const out = [];
-  const sel = 'pre, mjx-container[display="true"], div.math, .table-wrapper, table, .output';
-  for (const el of document.querySelectorAll('article.bd-article ' + sel.split(', ').join(', article.bd-article '))) {
+  const kinds = ['pre', 'mjx-container[display="true"]', 'div.math', '.table-wrapper', 'table',
+                 '.output'];
+  const sel = kinds.map(k => 'article.bd-article ' + k).join(', ');
+  for (const el of document.querySelectorAll(sel)) {
     if (el.scrollWidth <= el.clientWidth + 1) continue;
     const cs = getComputedStyle(el);
+    if (cs.overflowX === 'visible') continue;
     const scrolls = cs.overflowX === 'auto' || cs.overflowX === 'scroll';
-    const cue = cs.backgroundImage.includes('gradient') && cs.backgroundAttachment.includes('local');
-    if (cs.overflowX === 'visible') continue;            // its content spills into a parent that is checked
-    out.push({what: el.tagName.toLowerCase() + (el.className && el.className.baseVal === undefined ? '.' + el.className.split(' ')[0] : ''),
-              scrolls, cue, text: el.textContent.slice(0, 50)});
+    const cue = cs.backgroundImage.includes('gradient')
+                && cs.backgroundAttachment.includes('local');
+    const cls = typeof el.className === 'string' && el.className
+      ? '.' + el.className.split(' ')[0] : '';
+    out.push({what: el.tagName.toLowerCase() + cls, scrolls, cue,
+              text: el.textContent.slice(0, 50)});
   }
   return out;
 }"""
@@ -598,15 +605,18 @@ SCROLL_CUES = """() => {
 # gives it (its style's width: half the pixels for a retina PNG; else its
 # pixels) and the width shown, and the section it is in (the nearest heading
 # above it), to name it in reports.
-FIGURES = """() => [...document.querySelectorAll('article.bd-article .cell_output img:not(.cnnv-frame)')]
-    .map((img, i) => {
-      const headings = [...document.querySelectorAll('article.bd-article h1, article.bd-article h2')]
-        .filter(h => h.compareDocumentPosition(img) & Node.DOCUMENT_POSITION_FOLLOWING);
-      const section = headings.length ? headings[headings.length - 1].textContent.replace('#', '').trim() : '';
-      return {src: new URL(img.src).pathname, natural: img.naturalWidth, index: i + 1, section,
-              css: parseFloat(img.style.width) || img.naturalWidth,
-              shown: img.getBoundingClientRect().width};
-    })"""
+FIGURES = """() => {
+  const headings = [...document.querySelectorAll('article.bd-article h1, article.bd-article h2')];
+  const images = document.querySelectorAll('article.bd-article .cell_output img:not(.cnnv-frame)');
+  return [...images].map((img, i) => {
+    const above = headings.filter(
+      h => h.compareDocumentPosition(img) & Node.DOCUMENT_POSITION_FOLLOWING);
+    const section = above.length ? above[above.length - 1].textContent.replace('#', '').trim() : '';
+    return {src: new URL(img.src).pathname, natural: img.naturalWidth, index: i + 1, section,
+            css: parseFloat(img.style.width) || img.naturalWidth,
+            shown: img.getBoundingClientRect().width};
+  });
+}"""
 
 
 def figure_dpi(figure):
@@ -920,7 +930,8 @@ def test_home_page_first_screen(browser, server):
         assert start.get_attribute("href").endswith(f"{Path(CHAPTERS[0]).name}.html")
         assert "Start here" in start.inner_text()
         box = start.bounding_box()
-        assert box["y"] + box["height"] <= PHONE["height"], "the start link is below the first screen"
+        assert box["y"] + box["height"] <= PHONE["height"], (
+            "the start link is below the first screen")
         who = page.get_by_text("Who it is for").first.bounding_box()
         assert who["y"] < PHONE["height"]
         page.screenshot(path=SHOTS / "home-first-screen-phone.png")

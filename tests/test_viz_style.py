@@ -76,7 +76,8 @@ def notebook_code(path):
     for cell in cells:
         if cell["cell_type"] == "code":
             src = "".join(cell["source"])
-            lines.extend(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
+            lines.extend(line for line in src.splitlines()
+                         if not line.lstrip().startswith(("%", "!")))
     return "\n".join(lines)
 
 
@@ -86,7 +87,8 @@ def test_the_rule_in_numbers():
     # the rule is the 11 CSS px floor at a 358 px column: pt * 358 / (72 * W) >= 11
     assert viz.MIN_RATIO * 358 / 72 == pytest.approx(10.94, abs=0.01)
     style = viz.BOOK_STYLE
-    sizes = [v for k, v in style.items() if k.endswith(("size", "fontsize")) and k != "figure.figsize"]
+    sizes = [v for k, v in style.items()
+             if k.endswith(("size", "fontsize")) and k != "figure.figsize"]
     assert min(sizes) == viz.MIN_FONTSIZE
     assert style["figure.figsize"][0] <= viz.MAX_WIDTH
 
