@@ -76,7 +76,8 @@ def notebook_code(path):
     for cell in cells:
         if cell["cell_type"] == "code":
             src = "".join(cell["source"])
-            lines.extend(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
+            lines.extend(line for line in src.splitlines()
+                         if not line.lstrip().startswith(("%", "!")))
     return "\n".join(lines)
 
 
@@ -86,7 +87,8 @@ def test_the_rule_in_numbers():
     # the rule is the 11 CSS px floor at a 358 px column: pt * 358 / (72 * W) >= 11
     assert viz.MIN_RATIO * 358 / 72 == pytest.approx(10.94, abs=0.01)
     style = viz.BOOK_STYLE
-    sizes = [v for k, v in style.items() if k.endswith(("size", "fontsize")) and k != "figure.figsize"]
+    sizes = [v for k, v in style.items()
+             if k.endswith(("size", "fontsize")) and k != "figure.figsize"]
     assert min(sizes) == viz.MIN_FONTSIZE
     assert style["figure.figsize"][0] <= viz.MAX_WIDTH
 
@@ -113,10 +115,10 @@ def test_legibility_problems_finds_small_text(agg):
         assert problems["fine"] == 12 and "tiny" in problems and len(problems) > 3
 
 
-@pytest.mark.parametrize("n", [3, 6])
-def test_helpers_draw_legible_figures(agg, n):
+def test_helpers_draw_legible_figures(agg):
     with mpl.rc_context(viz.BOOK_STYLE):
-        fig = viz.show_images(np.zeros((n, 5, 5)), [f"#{i}" for i in range(n)])
+        fig = viz.show_images(np.zeros((6, 5, 5)), [f"#{i}" for i in range(6)])
+        assert len(fig.axes) == 8                    # two rows of four
         assert fig.get_figwidth() <= viz.MAX_WIDTH + 1e-9
         assert viz.legibility_problems(fig) == []
         fig, ax = agg.subplots(figsize=(4, 4))
@@ -168,3 +170,42 @@ def test_notebook_code_drops_magics(tmp_path):
                     {"cell_type": "markdown", "source": ["fontsize=3"]}]}
     (tmp_path / "a.ipynb").write_text(json.dumps(nb))
     assert notebook_code(tmp_path / "a.ipynb") == "x = 1"
+
+
+def _drawings_figure():
+    from cnnlib.book.widgets.drawing import drawings_figure
+    from cnnlib.models import tl_cnn
+
+    model = tl_cnn(2, 4, rng=np.random.default_rng(0))
+    return drawings_figure(model, {f"drawing {i}": np.eye(8) for i in range(2)})
+
+
+def _conv_steps_figure():
+    from cnnlib.book.widgets.kernel import conv_steps_figure
+
+    return conv_steps_figure(np.arange(16.0).reshape(4, 4), np.ones((3, 3)))
+
+
+def _receptive_field_figure():
+    import matplotlib.pyplot as plt
+
+    from cnnlib.book.widgets.positions import draw_receptive_field
+
+    draw_receptive_field([("conv 3", 3, 1), ("pool 2", 2, 2), ("conv 3", 3, 1)])
+    return plt.gcf()
+
+
+def _image_grid():
+    from cnnlib.book.viz_inspect import image_grid
+
+    return image_grid([[np.zeros((5, 5))] * 4] * 2, row_labels=["a", "b"],
+                      titles=[[f"t{i}" for i in range(4)]] * 2)
+
+
+@pytest.mark.parametrize("draw", [_drawings_figure, _conv_steps_figure, _receptive_field_figure,
+                                  _image_grid], ids=lambda f: f.__name__.strip("_"))
+def test_widget_and_inspection_figures_are_legible(agg, draw):
+    with mpl.rc_context(viz.BOOK_STYLE):
+        fig = draw()
+        assert fig.get_figwidth() <= viz.MAX_WIDTH + 1e-9
+        assert viz.legibility_problems(fig) == []

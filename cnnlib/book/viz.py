@@ -1,4 +1,4 @@
-"""Matplotlib figures shared by the chapters: the book style, annotated grids, image rows, confusion counts.
+"""Figures shared by the chapters: the book style, annotated grids, image rows, confusion counts.
 
 The legibility rule
 -------------------
