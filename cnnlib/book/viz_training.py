@@ -39,7 +39,7 @@ def plot_lr_find(lrs, losses, *, suggestion="steepest", ax=None):
         ax.axvline(lr, color="C3", linestyle=":", linewidth=1)
         ax.plot([lr], [loss_at], "o", color="C3")
         ax.annotate(f"suggested {lr:.1e}", (lr, loss_at), xytext=(6, 8),
-                    textcoords="offset points", color="C3", fontsize=9)
+                    textcoords="offset points", color="C3")
     return ax, lr
 
 
@@ -81,10 +81,9 @@ def colorful_dimension(monitor, layers=None, *, ncols=2, cmap="viridis"):
         end = steps[hist.shape[1] - 1] if len(steps) >= hist.shape[1] else hist.shape[1] - 1
         ax.imshow(np.log1p(hist), origin="lower", aspect="auto", cmap=cmap,
                   extent=(steps[0] if len(steps) else 0, end, lo, hi))
-        ax.set_title(f"layer {name}", fontsize=9)
-        ax.set_xlabel("step", fontsize=8)
-        ax.set_ylabel("activation", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_title(f"layer {name}")
+        ax.set_xlabel("step")
+        ax.set_ylabel("activation")
     fig.tight_layout()
     return fig
 
@@ -115,8 +114,8 @@ def plot_monitor(monitor, *, params=None):
         a_mean.plot(steps[:n], row["mean"], color=f"C{i}", label=name)
         a_mean.plot(steps[:n], row["std"], color=f"C{i}", linestyle="--")
         a_dead.plot(steps[:n], row["dead"], color=f"C{i}", label=name)
-    a_mean.set_title("activation mean (solid), std (dashed)", fontsize=9)
-    a_dead.set_title("dead fraction", fontsize=9)
+    a_mean.set_title("activation mean (solid), std (dashed)")
+    a_dead.set_title("dead fraction")
     a_dead.set_ylim(-0.02, 1.02)
     for i, key in enumerate(params):
         n = len(monitor.grad_norm[key])
@@ -124,13 +123,12 @@ def plot_monitor(monitor, *, params=None):
             a_grad.plot(steps[:n], np.log10(monitor.grad_norm[key]), color=f"C{i}", label=key)
             a_ratio.plot(steps[:n], np.log10(monitor.update_ratio[key]), color=f"C{i}",
                          label=key)
-    a_grad.set_title("log10 gradient norm", fontsize=9)
-    a_ratio.set_title("log10 update / weight", fontsize=9)
+    a_grad.set_title("log10 gradient norm")
+    a_ratio.set_title("log10 update / weight")
     a_ratio.axhline(-3, color="gray", linestyle=":", linewidth=1)
     for ax in axes.flat:
-        ax.tick_params(labelsize=7)
     for ax in axes[1]:
-        ax.set_xlabel("step", fontsize=8)
+        ax.set_xlabel("step")
     if monitor.activations:
         a_dead.legend(fontsize=7, title="layer", title_fontsize=7, loc="upper right")
     if params:
