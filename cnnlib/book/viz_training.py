@@ -126,12 +126,11 @@ def plot_monitor(monitor, *, params=None):
     a_grad.set_title("log10 gradient norm")
     a_ratio.set_title("log10 update / weight")
     a_ratio.axhline(-3, color="gray", linestyle=":", linewidth=1)
-    for ax in axes.flat:
     for ax in axes[1]:
         ax.set_xlabel("step")
     if monitor.activations:
-        a_dead.legend(fontsize=7, title="layer", title_fontsize=7, loc="upper right")
+        a_dead.legend(title="layer", loc="upper right")
     if params:
-        a_ratio.legend(fontsize=7, loc="lower left")
+        a_ratio.legend(loc="lower left")
     fig.tight_layout()
     return fig
