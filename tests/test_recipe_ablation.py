@@ -53,3 +53,22 @@ def test_tiny_run_writes_its_record(tmp_path, monkeypatch):
 def test_bad_configuration_is_refused():
     with pytest.raises(SystemExit):
         ra.main(["--configs", "no such thing"])
+
+
+def test_merge_joins_parts_in_order_and_refuses_overlaps(tmp_path):
+    def part(name, configs, seconds):
+        path = tmp_path / name
+        path.write_text(json.dumps({"settings": {"seeds": 3},
+                                    "configs": {c: {"runs": []} for c in configs},
+                                    "total_seconds": seconds, "total_cpu_seconds": seconds}))
+        return str(path)
+
+    a = part("a.json", ["+ EMA", "constant"], 10.0)
+    b = part("b.json", ["cosine"], 30.0)
+    out = tmp_path / "m.json"
+    ra.main(["--merge", a, b, "--out", str(out)])
+    record = json.loads(out.read_text())
+    assert list(record["configs"]) == ["constant", "cosine", "+ EMA"]
+    assert record["total_cpu_seconds"] == 40.0 and record["total_seconds"] == 30.0
+    with pytest.raises(SystemExit, match="in two parts"):
+        ra.main(["--merge", a, a, "--out", str(out)])

@@ -16,9 +16,14 @@ error on all 10,000 test images, the CPU seconds of training and of
 evaluation, and the training loss of every epoch; plus the weights of seed
 0 of the warm-up and cosine recipe, with and without label smoothing, as
 ``recipe_base.npz`` and ``recipe_smooth.npz`` beside it.
+
+The configurations are independent, so they can run in parallel processes,
+each with its own ``--configs`` and ``--out``, and ``--merge`` then joins
+their records into one.
 """
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -177,8 +182,14 @@ def main(argv=None):
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS),
                         metavar="NAME", help="configurations to run (default: all)")
     parser.add_argument("--threads", type=whole(1), default=1, help="BLAS threads")
+    parser.add_argument("--merge", nargs="+", metavar="PART",
+                        help="instead of training, join the records of runs made with "
+                             "disjoint --configs (e.g. in parallel) into --out")
     add_progress_option(parser)
     args = parser.parse_args(argv)
+    if args.merge:
+        merge(args.merge, args.out)
+        return
     with threadpool_limits(args.threads, user_api="blas"):
         run(args)
 
@@ -236,6 +247,30 @@ def run(args):
                      "configs": ordered, "total_seconds": time.perf_counter() - start,
                      "total_cpu_seconds": time.process_time() - cpu_start})
     print(f"done: {out}  [time: {time.perf_counter() - start:.1f} s]")
+
+
+def merge(parts, out):
+    """Join records written with the same settings and disjoint configurations.
+
+    The configurations keep the order of :data:`CONFIGS`; the total CPU
+    seconds add up, and the wall seconds of each part are kept.
+    """
+    records = [json.loads(Path(p).read_text()) for p in parts]
+    settings = records[0]["settings"]
+    if any(r["settings"] != settings for r in records):
+        raise SystemExit("recipe_ablation --merge: the parts were run with different settings")
+    configs = {}
+    for r in records:
+        shared = set(configs) & set(r["configs"])
+        if shared:
+            raise SystemExit(f"recipe_ablation --merge: {sorted(shared)[0]!r} is in two parts")
+        configs.update(r["configs"])
+    write_json(out, {"settings": settings,
+                     "configs": {n: configs[n] for n in CONFIGS if n in configs},
+                     "total_seconds": max(r["total_seconds"] for r in records),
+                     "part_seconds": [r["total_seconds"] for r in records],
+                     "total_cpu_seconds": sum(r["total_cpu_seconds"] for r in records)})
+    print(f"merged {len(parts)} parts into {out}")
 
 
 if __name__ == "__main__":
