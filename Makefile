@@ -12,7 +12,7 @@ REF_STAMP := $(VENV)/.installed-reference
 # re-executes just one.
 NOTEBOOKS ?= $(sort $(wildcard book/[0-9][0-9]_*.ipynb))
 
-.PHONY: env system book test unit lab notebooks bench train train-fashion train-blocks pdf pdf-check student clean
+.PHONY: env system book test unit lab notebooks bench train train-fashion train-blocks train-recipes pdf pdf-check student clean
 
 env: $(STAMP)
 
@@ -77,6 +77,10 @@ train-fashion: $(STAMP) system
 train-blocks: $(STAMP) system
 	$(BIN)/python -m cnnlib.book.compare_blocks --epochs 4 --seeds 5
 	$(BIN)/python -m cnnlib.book.compare_blocks --epochs 12 --seeds 3
+
+# The training-recipes ablation: 13 configurations, 3 seeds (about 6 CPU minutes).
+train-recipes: $(STAMP) system
+	$(BIN)/python -m cnnlib.book.recipe_ablation
 
 # The book as a PDF, _build/pdf/book.pdf: a singlehtml build (in _build/pdf/, so
 # _build/html stays as it is) printed by Debian's Chromium, with a title page and

@@ -41,3 +41,22 @@ def test_monitor_figures(agg):
     assert len(fig.axes) == 4
     with pytest.raises(ValueError, match="colorful_dimension: the monitor recorded no"):
         colorful_dimension(Monitor())
+
+
+def test_diagnostics_figures_are_legible_at_phone_width(agg):
+    import matplotlib as mpl
+
+    from cnnlib.book.viz import BOOK_STYLE, legibility_problems
+    from cnnlib.book.viz_training import colorful_dimension, plot_lr_find, plot_monitor
+
+    rng = np.random.default_rng(0)
+    net = cnnlib.Sequential(cnnlib.Linear(3, 8, rng=rng), cnnlib.ReLU(),
+                            cnnlib.Linear(8, 8, rng=rng), cnnlib.ReLU(),
+                            cnnlib.Linear(8, 2, rng=rng))
+    mon = Monitor(bins=10)
+    fit(net, cnnlib.CrossEntropyLoss(), cnnlib.SGD(net, 0.1), rng.standard_normal((16, 3)),
+        rng.integers(0, 2, 16), epochs=2, batch_size=4, rng=rng, verbose=False, monitor=mon)
+    with mpl.rc_context(BOOK_STYLE):  # the style every chapter sets
+        ax, _ = plot_lr_find([1e-3, 1e-2, 1e-1, 1.0], [2.0, 1.5, 1.0, 4.0])
+        for fig in (ax.figure, colorful_dimension(mon), plot_monitor(mon)):
+            assert legibility_problems(fig) == []

@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cnnlib.book.viz import MAX_WIDTH
+from cnnlib.book.viz import MAX_WIDTH, MIN_FONTSIZE
 from cnnlib.lr_range import suggest_lr
 
 
@@ -39,7 +39,7 @@ def plot_lr_find(lrs, losses, *, suggestion="steepest", ax=None):
         ax.axvline(lr, color="C3", linestyle=":", linewidth=1)
         ax.plot([lr], [loss_at], "o", color="C3")
         ax.annotate(f"suggested {lr:.1e}", (lr, loss_at), xytext=(6, 8),
-                    textcoords="offset points", color="C3")
+                    textcoords="offset points", color="C3", fontsize=MIN_FONTSIZE)
     return ax, lr
 
 
@@ -71,7 +71,7 @@ def colorful_dimension(monitor, layers=None, *, ncols=2, cmap="viridis"):
     ncols = min(ncols, len(layers))
     nrows = -(-len(layers) // ncols)
     width = MAX_WIDTH
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 1.9 * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 2.2 * nrows + 0.4), squeeze=False)
     lo, hi = monitor.hist_range
     steps = np.asarray(monitor.steps)
     for ax in axes.flat[len(layers):]:
@@ -81,17 +81,18 @@ def colorful_dimension(monitor, layers=None, *, ncols=2, cmap="viridis"):
         end = steps[hist.shape[1] - 1] if len(steps) >= hist.shape[1] else hist.shape[1] - 1
         ax.imshow(np.log1p(hist), origin="lower", aspect="auto", cmap=cmap,
                   extent=(steps[0] if len(steps) else 0, end, lo, hi))
-        ax.set_title(f"layer {name}")
-        ax.set_xlabel("step")
-        ax.set_ylabel("activation")
+        ax.set_title(f"layer {name}", fontsize=MIN_FONTSIZE + 1)
+        ax.set_xlabel("step", fontsize=MIN_FONTSIZE)
+        ax.set_ylabel("activation", fontsize=MIN_FONTSIZE)
+        ax.tick_params(labelsize=MIN_FONTSIZE)
     fig.tight_layout()
     return fig
 
 
 def plot_monitor(monitor, *, params=None):
-    """Four panels over the recorded steps: activation mean and std, dead fraction,
-    and the log10 of gradient norms and of update-to-weight ratios (with the rule
-    of thumb, -3, as a dotted line).
+    """Four panels, one above the other, over the recorded steps: activation mean and std,
+    dead fraction, and the log10 of gradient norms and of update-to-weight ratios (with the
+    rule of thumb, -3, as a dotted line).
 
     Parameters
     ----------
@@ -107,15 +108,15 @@ def plot_monitor(monitor, *, params=None):
     steps = np.asarray(monitor.steps)
     if params is None:
         params = [k for k in monitor.grad_norm if k.endswith("weight")]
-    fig, axes = plt.subplots(2, 2, figsize=(MAX_WIDTH, 4.6), sharex=True)
-    (a_mean, a_dead), (a_grad, a_ratio) = axes
+    fig, axes = plt.subplots(4, 1, figsize=(MAX_WIDTH, 8.4), sharex=True)
+    a_mean, a_dead, a_grad, a_ratio = axes
     for i, (name, row) in enumerate(monitor.activations.items()):
         n = len(row["mean"])
         a_mean.plot(steps[:n], row["mean"], color=f"C{i}", label=name)
         a_mean.plot(steps[:n], row["std"], color=f"C{i}", linestyle="--")
         a_dead.plot(steps[:n], row["dead"], color=f"C{i}", label=name)
-    a_mean.set_title("activation mean (solid), std (dashed)")
-    a_dead.set_title("dead fraction")
+    a_mean.set_title("activation mean (solid), std (dashed)", fontsize=MIN_FONTSIZE + 1)
+    a_dead.set_title("dead fraction", fontsize=MIN_FONTSIZE + 1)
     a_dead.set_ylim(-0.02, 1.02)
     for i, key in enumerate(params):
         n = len(monitor.grad_norm[key])
@@ -123,14 +124,16 @@ def plot_monitor(monitor, *, params=None):
             a_grad.plot(steps[:n], np.log10(monitor.grad_norm[key]), color=f"C{i}", label=key)
             a_ratio.plot(steps[:n], np.log10(monitor.update_ratio[key]), color=f"C{i}",
                          label=key)
-    a_grad.set_title("log10 gradient norm")
-    a_ratio.set_title("log10 update / weight")
+    a_grad.set_title("log10 gradient norm", fontsize=MIN_FONTSIZE + 1)
+    a_ratio.set_title("log10 update / weight", fontsize=MIN_FONTSIZE + 1)
     a_ratio.axhline(-3, color="gray", linestyle=":", linewidth=1)
-    for ax in axes[1]:
-        ax.set_xlabel("step")
+    for ax in axes:
+        ax.tick_params(labelsize=MIN_FONTSIZE)
+    a_ratio.set_xlabel("step", fontsize=MIN_FONTSIZE)
     if monitor.activations:
-        a_dead.legend(title="layer", loc="upper right")
+        a_dead.legend(fontsize=MIN_FONTSIZE, title="layer", title_fontsize=MIN_FONTSIZE,
+                      ncol=3, loc="best")
     if params:
-        a_ratio.legend(loc="lower left")
+        a_ratio.legend(fontsize=MIN_FONTSIZE, ncol=2, loc="best")
     fig.tight_layout()
     return fig
