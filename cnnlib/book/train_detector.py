@@ -12,9 +12,10 @@ rate drops tenfold for the last ``--decay-steps``; COCO numbers of the test
 scenes are recorded at each checkpoint, the first one (``--baseline-steps``)
 being the baseline. Then an FCN and a U-Net without and with skip
 connections are trained for ``--seg-steps`` steps each and scored by mean
-IoU. Writes ``detector_run.json`` (settings, histories, metrics, times) and
-the weights of every detector and of seed 0's segmenters (``.npz``) to
-``--out``, each atomically.
+IoU. Writes ``detector_run.json`` and ``segmentation_run.json`` (settings,
+histories, metrics, times) and the weights of every detector and of the
+first seed's segmenters (``.npz``) to ``--out``, each atomically;
+``--parts`` runs one of the two.
 """
 
 import argparse
@@ -74,8 +75,8 @@ def segmentation_numbers(model, test):
             "iou_per_class": [None if np.isnan(v) else float(v) for v in per_class]}
 
 
-def run_seed(seed, settings, out=None):
-    """Train and score the detector and the segmenters for one seed; returns a JSON-able dict."""
+def train_detector_seed(seed, settings, out=None):
+    """Train and score the detector for one seed; returns a JSON-able dict."""
     s = settings
     cpu = time.process_time()
     with threadpool_limits(1):
@@ -100,11 +101,20 @@ def run_seed(seed, settings, out=None):
                                 **coco_numbers(model, test)})
             bar.set_postfix_str(f"mAP@0.5 {evaluations[-1]['map_50']:.3f}")
         bar.close()
-        result = {"seed": seed, "detector": {"history": history, "evaluations": evaluations,
-                                             "seconds": time.perf_counter() - start}}
         if out is not None:
             save_weights(model, Path(out) / f"detector_seed{seed}.npz")
-        result["segmenters"] = {}
+    return {"seed": seed, "history": history, "evaluations": evaluations,
+            "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
+
+
+def train_segmenters_seed(seed, settings, out=None):
+    """Train and score the three :data:`SEGMENTERS` for one seed; returns a JSON-able dict."""
+    s = settings
+    cpu = time.process_time()
+    result = {"seed": seed}
+    with threadpool_limits(1):
+        train, test = scenes(s["train_scenes"], s["test_scenes"], s["data"])
+        rng = np.random.default_rng(seed)
         for name, (builder, kwargs) in SEGMENTERS.items():
             start = time.perf_counter()
             net = builder(11, rng=rng, width=s["seg_width"], **kwargs)
@@ -112,13 +122,17 @@ def run_seed(seed, settings, out=None):
                 hist = fit_segmenter(net, train.images, train.masks, Adam(net, s["lr"]), rng=rng,
                                      steps=s["seg_steps"], batch_size=s["batch_size"],
                                      progress=bar)
-            result["segmenters"][name] = {"loss": hist["loss"],
-                                          "seconds": time.perf_counter() - start,
-                                          **segmentation_numbers(net, test)}
+            result[name] = {"loss": hist["loss"], "seconds": time.perf_counter() - start,
+                            **segmentation_numbers(net, test)}
             if out is not None and seed == s["seeds"][0]:
                 save_weights(net, Path(out) / f"segmenter_{name}.npz")
     result["cpu_seconds"] = time.process_time() - cpu
     return result
+
+
+PARTS = {"detector": (train_detector_seed, "detector_run.json"),
+         "segmenters": (train_segmenters_seed, "segmentation_run.json")}
+"""What ``--parts`` can run: the function per seed and the record it writes."""
 
 
 def main(argv=None):
@@ -137,33 +151,40 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=1, help="seeds trained side by side")
     parser.add_argument("--data", help="folder with the Fashion-MNIST files")
     parser.add_argument("--out", help="folder for detector_run.json and the .npz weights")
+    parser.add_argument("--parts", nargs="+", choices=sorted(PARTS), default=sorted(PARTS))
     args = parser.parse_args(argv)
     if not 0 < args.baseline_steps <= args.steps - args.decay_steps < args.steps:
         parser.error("need 0 < --baseline-steps <= --steps - --decay-steps < --steps")
-    settings = {k: v for k, v in vars(args).items() if k not in ("out", "jobs")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("out", "jobs", "parts")}
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-    start, cpu = time.perf_counter(), os.times()
-    if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            runs = list(pool.map(run_seed, args.seeds, [settings] * len(args.seeds),
-                                 [args.out] * len(args.seeds)))
-    else:
-        runs = [run_seed(seed, settings, args.out) for seed in args.seeds]
-    times = os.times()
-    cpu_seconds = sum(getattr(times, k) - getattr(cpu, k)
-                      for k in ("user", "system", "children_user", "children_system"))
-    record = {"command": "python -m cnnlib.book.train_detector " + " ".join(sys.argv[1:] if argv is None else argv),
-              "settings": settings, "wall_seconds": time.perf_counter() - start,
-              "cpu_seconds": cpu_seconds, "runs": runs}
-    for run in runs:
-        last = run["detector"]["evaluations"][-1]
-        seg = "  ".join(f"{k} {v['miou']:.3f}" for k, v in run["segmenters"].items())
-        print(f"seed {run['seed']}: mAP@0.5 {last['map_50']:.3f}, mAP {last['map']:.3f}; "
-              f"mIoU {seg}")
-    if args.out:
-        write_json(Path(args.out) / "detector_run.json", record)
-
+    command = "python -m cnnlib.book.train_detector " + " ".join(
+        sys.argv[1:] if argv is None else argv)
+    for part in args.parts:
+        function, record_name = PARTS[part]
+        start, cpu = time.perf_counter(), os.times()
+        seeds = args.seeds
+        if args.jobs > 1:
+            with ProcessPoolExecutor(args.jobs) as pool:
+                runs = list(pool.map(function, seeds, [settings] * len(seeds),
+                                     [args.out] * len(seeds)))
+        else:
+            runs = [function(seed, settings, args.out) for seed in seeds]
+        times = os.times()
+        record = {"command": command, "settings": settings,
+                  "wall_seconds": time.perf_counter() - start,
+                  "cpu_seconds": sum(getattr(times, k) - getattr(cpu, k) for k in (
+                      "user", "system", "children_user", "children_system")),
+                  "runs": runs}
+        for run in runs:
+            if part == "detector":
+                last = run["evaluations"][-1]
+                print(f"seed {run['seed']}: mAP@0.5 {last['map_50']:.3f}, mAP {last['map']:.3f}")
+            else:
+                print(f"seed {run['seed']}: mean IoU " + ", ".join(
+                    f"{k} {run[k]['miou']:.3f}" for k in SEGMENTERS))
+        if args.out:
+            write_json(Path(args.out) / record_name, record)
 
 if __name__ == "__main__":
     main()
