@@ -141,7 +141,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=2000, help="detector steps per seed")
     parser.add_argument("--baseline-steps", type=int, default=300)
     parser.add_argument("--decay-steps", type=int, default=500)
-    parser.add_argument("--seg-steps", type=int, default=600, help="steps per segmenter")
+    parser.add_argument("--seg-steps", type=int, default=400, help="steps per segmenter")
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--seg-width", type=int, default=8)
     parser.add_argument("--lr", type=float, default=3e-3)
