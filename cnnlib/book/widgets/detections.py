@@ -152,11 +152,11 @@ class DetectionExplorer(SliderExplorer):
 
     def figure(self, score, iou):
         p = self.describe(score, iou)[1]
-        fig = plt.figure(figsize=(5.0, 4.4), dpi=100)
+        fig = plt.figure(figsize=(5.0, 3.9), dpi=100)
         for i in range(SHOWN):
-            ax = fig.add_axes([0.01 + i * 0.33, 0.44, 0.31, 0.55])
+            ax = fig.add_axes([0.01 + i * 0.33, 0.59, 0.31, 0.40])
             self._scene(ax, i, score / 100, iou / 100, p)
-        ax = fig.add_axes([0.16, 0.1, 0.8, 0.28])
+        ax = fig.add_axes([0.16, 0.13, 0.8, 0.4])
         ax.plot(*self.reference, color="0.6", lw=2, label="NMS 0.5, all scores")
         ax.plot(p["recall"], p["precision"], "o", color="C3", ms=10, label="this setting")
         ax.set_xlim(0, 1)
