@@ -1,4 +1,4 @@
-"""Semantic segmentation: small FCN and U-Net builders, per-pixel cross-entropy, mean IoU, training."""
+"""Semantic segmentation: small FCN and U-Net builders, per-pixel cross-entropy and mean IoU."""
 
 import time
 
