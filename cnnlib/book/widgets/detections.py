@@ -9,7 +9,7 @@ from cnnlib.book.widgets.sliders import SliderExplorer
 from cnnlib.tools.average_precision import match_detections
 from cnnlib.tools.boxes import batched_nms
 
-STATIC_GRID = {"score": (10, 20, 30, 50, 70, 90), "iou": (30, 50, 70, 100)}
+STATIC_GRID = {"score": (10, 20, 30, 40, 50, 70), "iou": (30, 50, 70, 100)}
 """Thresholds in hundredths that the static explorer precomputes (IoU 1.00 keeps every box)."""
 
 MATCH_IOU = 0.5
