@@ -503,6 +503,27 @@ OPERATE = """async (controlsSelector) => {
 }"""
 
 
+def _detection_point(inputs, score, iou):
+    """Boxes kept by cnnlib's batched NMS and the true positives among them, per image."""
+    from cnnlib.tools.average_precision import match_detections
+    from cnnlib.tools.boxes import batched_nms
+
+    kept, tp, objects = [], 0, 0
+    for c, t in zip(inputs["candidates"], inputs["targets"]):
+        scores = np.array(c["scores"], np.float64)
+        above = np.flatnonzero(scores >= score)
+        boxes = np.array(c["boxes"], np.float64).reshape(-1, 4)
+        labels = np.array(c["labels"], np.int64)
+        keep = above[batched_nms(boxes[above], scores[above], labels[above], iou)]
+        m = match_detections(boxes[keep], scores[keep], labels[keep],
+                             np.array(t["boxes"], np.float64).reshape(-1, 4),
+                             np.array(t["labels"], np.int64), inputs["match_iou"])
+        kept.append(keep.tolist())
+        tp += int((m >= 0).sum())
+        objects += len(t["labels"])
+    return {"kept": kept, "tp": tp, "recall": tp / objects}
+
+
 def _check_viewer(viewer):
     """Compare every state a viewer went through with cnnlib; returns the mismatches."""
     from cnnlib import functional as F
@@ -538,6 +559,11 @@ def _check_viewer(viewer):
             inside = set(ones[s["kernel"] - 1: 11 * s["stride"] + 1].astype(int).tolist())
             ok = (values["output"] == size and f"output {size}×{size}" in caption
                   and inside == {values["low"], values["high"]})
+        elif names == ["score", "iou"]:
+            point = _detection_point(inputs, s["score"] / 100, s["iou"] / 100)
+            ok = (values["kept"] == point["kept"] and values["tp"] == point["tp"]
+                  and f"{point['tp']} correct" in caption
+                  and f"recall {point['recall']:.2f}" in caption)
         else:
             pytest.fail(f"no cnnlib check for a viewer with controls {names}: add one here")
         if not ok:

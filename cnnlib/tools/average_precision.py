@@ -281,3 +281,55 @@ def mean_average_precision(detections, targets, iou_thresholds=None):
     result["mar_100_per_class"] = np.array([_mean_defined(recall[:, k, 0, full])
                                             for k in range(n_k)])
     return result
+
+
+def match_detections(boxes, scores, labels, gt_boxes, gt_labels, iou_threshold=0.5):
+    """Which detections of one image are true positives, by COCO's greedy matching.
+
+    Detections are taken from the highest score down (equal scores in input
+    order); each takes the still-unmatched ground truth of its class with the
+    highest IoU (the last of equal IoUs, as COCOeval), provided that IoU is
+    at least ``iou_threshold``. A detection that takes none is a false
+    positive. This is the matching :func:`mean_average_precision` does
+    within one image and class.
+
+    Parameters
+    ----------
+    boxes : array_like, shape (K, 4), xyxy
+    scores : array_like, shape (K,)
+    labels : array_like of ints, shape (K,)
+    gt_boxes : array_like, shape (G, 4), xyxy
+    gt_labels : array_like of ints, shape (G,)
+    iou_threshold : float in [0, 1], default 0.5
+
+    Returns
+    -------
+    matched : ndarray of int64, shape (K,)
+        The index of the ground truth each detection took, -1 for none.
+
+    Examples
+    --------
+    >>> from cnnlib.tools.average_precision import match_detections
+    >>> match_detections([[0, 0, 10, 10], [1, 0, 11, 10]], [0.6, 0.9], [0, 0],
+    ...                  [[0, 0, 10, 10]], [0])
+    array([-1,  0])
+    """
+    name = "match_detections"
+    boxes = check_boxes(name, boxes).astype(np.float64)
+    gt_boxes = check_boxes(name, gt_boxes, "gt_boxes").astype(np.float64)
+    scores = check_real(name, scores, "scores").astype(np.float64)
+    if scores.shape != (len(boxes),):
+        raise ValueError(f"{name}: scores must have shape ({len(boxes)},), got {scores.shape}")
+    labels = _labels(name, labels, len(boxes), "labels")
+    gt_labels = _labels(name, gt_labels, len(gt_boxes), "gt_labels")
+    if not 0 <= iou_threshold <= 1:
+        raise ValueError(f"{name}: iou_threshold must lie in [0, 1], got {iou_threshold}")
+    ious = _coco_iou(_xywh(boxes)[None], _xywh(gt_boxes)[None])[0]
+    matched = -np.ones(len(boxes), np.int64)
+    taken = np.zeros(len(gt_boxes), bool)
+    for d in np.argsort(-scores, kind="stable"):
+        ok = (gt_labels == labels[d]) & ~taken & (ious[d] >= iou_threshold)
+        if ok.any():
+            g = np.flatnonzero(ok & (ious[d] == ious[d, ok].max()))[-1]
+            matched[d], taken[g] = g, True
+    return matched
