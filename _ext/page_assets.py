@@ -1,4 +1,4 @@
-"""Fixes to what the built pages load and contain: lighter, phone-friendly, valid HTML."""
+"""Fixes to what the built pages load and contain: lighter, phone-friendly, valid HTML, the book's CSS."""
 
 import os
 import re
@@ -121,7 +121,14 @@ def _drop_fontawesome_js(app, exception):
         leftover.unlink()
 
 
+def _add_static_folder(app):
+    """Serve _ext/static (the book's stylesheet) from _static; it holds no .js files."""
+    app.config.html_static_path.append(os.fspath(Path(__file__).with_name("static")))
+
+
 def setup(app):
+    app.connect("builder-inited", _add_static_folder)
+    app.add_css_file("book.css")
     app.add_js_file(None, body=_TOGGLES_JS)
     app.add_js_file(None, body=_SEARCH_JS)
     app.connect("doctree-resolved", _tidy_exercises)

@@ -9,9 +9,13 @@
 # button, checkbox and grid cell, each solution and copy button), count the
 # controls that change nothing (there must be none) and compare what the
 # explorers show with what cnnlib computes; they run draw-and-classify on
-# two dozen drawings against cnnlib, open the phone menu, check that nothing
-# is clipped at phone width, and weigh every page. Screenshots at both widths
-# land in _build/screenshots/, and the numbers in _build/browser-report.json.
+# two dozen drawings against cnnlib and drag across its grid with a mouse and
+# a finger, open the phone menu, check that nothing is clipped at phone width,
+# that text outputs fit at 1280 px, that whatever scrolls sideways at 390 px
+# shows a scroll shadow, that figure text stays legible at 390 px, and weigh
+# every page. Console errors, and warnings from the site's own scripts, fail a
+# page. Screenshots at both widths land in _build/screenshots/, and the
+# numbers in _build/browser-report.json.
 
 import functools
 import http.server
@@ -22,12 +26,16 @@ import statistics
 import subprocess
 import sys
 import threading
+import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from PIL import Image
+
+from book_pages import STYLED_CHAPTERS
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
@@ -50,6 +58,17 @@ MIN_EXPLORER_WIDTH = 300              # px, an explorer's picture on a phone
 # this factor to fit the phone's column, the text drops under 8 px.
 MIN_FIGURE_SCALE = 0.55
 DRAWINGS = 24                         # grids drawn on draw-and-classify
+# Figure legibility at 390 px: the smallest text of a figure drawn with the book
+# style (cnnlib.book.viz: 11 pt) is MIN_FONT_PT * dpi / 72 * shown / natural CSS
+# px tall, from the PNG's own dpi (its pHYs chunk) and the widths the browser
+# reports; it must reach MIN_TEXT_PX (the rule fontsize / width >= 2.2 at a
+# 358 px column gives 10.94). Checked on every page and reported; a failure
+# only on the chapters in tests/book_pages.py's STYLED_CHAPTERS, which are
+# drawn with the style. The same list makes printed lines over 80 characters
+# (cut off at 1280 px) a failure.
+MIN_FONT_PT = 11
+MIN_TEXT_PX = 10.9
+MAX_OUTPUT_CHARS = 80
 
 # Page errors (uncaught exceptions) and console errors that are known to be
 # harmless, as {regular expression: why it is harmless}. Every other error
@@ -169,6 +188,20 @@ def test_site_serves_its_own_mathjax_and_no_heavy_extras(site):
 
 
 @pytest.mark.build
+def test_pages_use_the_book_stylesheet_and_a_clean_mathjax_config(site):
+    css = (site / "_static" / "book.css").read_text(encoding="utf-8")
+    assert "no-repeat local" in css           # the scroll shadows move with the content
+    assert ".print-only" in css and ".screen-only" in css
+    for docname in PAGES:
+        page = (site / f"{docname}.html").read_text(encoding="utf-8")
+        assert re.search(r'<link rel="stylesheet"[^>]*href="[^"]*_static/book\.css', page), docname
+        config = re.search(r"window\.MathJax = (\{.*?\})</script>", page)
+        if config:
+            options = json.loads(config.group(1)).get("options", {})
+            assert "enableMenu" not in options, f"{docname}: MathJax rejects enableMenu without ui/menu"
+
+
+@pytest.mark.build
 def test_chapters_are_saved_without_widget_state():
     """Saved widget state would make myst-nb load the widget manager; the pages show viewers."""
     for docname in PAGES:
@@ -244,7 +277,7 @@ def browser():
 @pytest.fixture(scope="module")
 def report():
     """What the browser tests measured, written to _build/browser-report.json at the end."""
-    numbers = {"bytes": {}, "controls": {}, "dead": {}}
+    numbers = {"bytes": {}, "controls": {}, "dead": {}, "reported": {}}
     yield numbers
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps(numbers, indent=1, sort_keys=True))
@@ -271,8 +304,11 @@ class PageLog:
         route.abort()
 
     def _console(self, message):
+        source = (message.location or {}).get("url", "")
         if message.type == "error":
-            self.errors.append(f"console error: {message.text}")
+            self.errors.append(f"console error: {message.text} ({source})")
+        elif message.type == "warning" and source.startswith(self.origin + "/"):
+            self.errors.append(f"console warning: {message.text} ({source})")
 
     def _request_failed(self, request):
         if request.url.startswith(self.origin + "/"):
@@ -426,6 +462,13 @@ OPERATE = """async (controlsSelector) => {
       b.click();
       count('pad button', b, shown() !== before);
     }
+    const eraser = root.querySelector('.cnnv-eraser');
+    const mode = () => eraser.getAttribute('aria-pressed');
+    const was = mode();
+    eraser.click();
+    const flipped = mode() !== was;
+    eraser.click();
+    count('pad button', eraser, flipped && mode() === was);
   }
 
   for (const box of article.querySelectorAll('.dropdown.toggle')) {
@@ -527,6 +570,86 @@ PHONE_LAYOUT = """([minExplorer, minScale]) => {
 }"""
 
 
+# At 1280 px: every printed output, its longest line and whether it is cut off.
+OUTPUT_FIT = """() => [...document.querySelectorAll('article.bd-article .cell_output pre')].map(pre => ({
+    longest: Math.max(...pre.textContent.split('\\n').map(line => line.length)),
+    cut: pre.scrollWidth > pre.clientWidth + 1,
+    start: pre.textContent.slice(0, 60)}))"""
+
+# At 390 px: blocks that scroll sideways, and whether each shows it (a scroll
+# shadow: a background gradient that scrolls with the content), or is clipped.
+SCROLL_CUES = """() => {
+  const out = [];
+  const sel = 'pre, mjx-container[display="true"], div.math, .table-wrapper, table, .output';
+  for (const el of document.querySelectorAll('article.bd-article ' + sel.split(', ').join(', article.bd-article '))) {
+    if (el.scrollWidth <= el.clientWidth + 1) continue;
+    const cs = getComputedStyle(el);
+    const scrolls = cs.overflowX === 'auto' || cs.overflowX === 'scroll';
+    const cue = cs.backgroundImage.includes('gradient') && cs.backgroundAttachment.includes('local');
+    if (cs.overflowX === 'visible') continue;            // its content spills into a parent that is checked
+    out.push({what: el.tagName.toLowerCase() + (el.className && el.className.baseVal === undefined ? '.' + el.className.split(' ')[0] : ''),
+              scrolls, cue, text: el.textContent.slice(0, 50)});
+  }
+  return out;
+}"""
+
+# At 390 px: each notebook figure's file, natural width and shown width, and
+# the section it is in (the nearest heading above it), to name it in reports.
+FIGURES = """() => [...document.querySelectorAll('article.bd-article .cell_output img:not(.cnnv-frame)')]
+    .map((img, i) => {
+      const headings = [...document.querySelectorAll('article.bd-article h1, article.bd-article h2')]
+        .filter(h => h.compareDocumentPosition(img) & Node.DOCUMENT_POSITION_FOLLOWING);
+      const section = headings.length ? headings[headings.length - 1].textContent.replace('#', '').trim() : '';
+      return {src: new URL(img.src).pathname, natural: img.naturalWidth, index: i + 1, section,
+              shown: img.getBoundingClientRect().width};
+    })"""
+
+
+def figure_text_px(figure):
+    """Smallest text of a figure drawn with the book style, in CSS px as shown; None if unknown."""
+    path = HTML / figure["src"].lstrip("/")
+    if path.suffix.lower() != ".png" or not path.exists() or not figure["natural"]:
+        return None
+    with Image.open(path) as png:
+        dpi = png.info.get("dpi", (72, 72))[0]
+    return MIN_FONT_PT * dpi / 72 * figure["shown"] / figure["natural"]
+
+
+def reader_checks(page, docname, wide):
+    """The reader's-experience checks at the current width: (hard problems, reported only)."""
+    hard, soft = [], []
+    styled = docname in STYLED_CHAPTERS
+    if wide:
+        outputs = page.evaluate(OUTPUT_FIT)
+        short_cut = [o["start"] for o in outputs if o["cut"] and o["longest"] <= MAX_OUTPUT_CHARS]
+        if short_cut:
+            hard.append(f"outputs of at most {MAX_OUTPUT_CHARS} characters a line cut off at "
+                        f"1280 px: {short_cut[:3]}")
+        long = [f"{o['longest']} chars: {o['start']!r}" for o in outputs
+                if o["longest"] > MAX_OUTPUT_CHARS]
+        if long:
+            (hard if styled else soft).append(
+                f"outputs with lines over {MAX_OUTPUT_CHARS} characters: {long[:4]}")
+        return hard, soft
+    cues = page.evaluate(SCROLL_CUES)
+    no_cue = [c for c in cues if not (c["scrolls"] and c["cue"])]
+    if no_cue:
+        hard.append(f"blocks wider than the screen at 390 px without a scroll shadow, or "
+                    f"clipped: {no_cue[:4]}")
+    small = []
+    for figure in page.evaluate(FIGURES):
+        px = figure_text_px(figure)
+        if px is not None and px < MIN_TEXT_PX:
+            small.append(f"figure {figure['index']} (in '{figure['section'][:40]}', "
+                         f"{Path(figure['src']).name[:10]}…): {figure['natural']} px shown at "
+                         f"{figure['shown']:.0f} px, {px:.1f} px text")
+    if small:
+        (hard if styled else soft).append(
+            f"figures whose smallest text ({MIN_FONT_PT} pt with the book style) is under "
+            f"{MIN_TEXT_PX} px at 390 px: {small}")
+    return hard, soft
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("docname", PAGES)
 def test_page(browser, server, report, docname):
@@ -546,10 +669,17 @@ def test_page(browser, server, report, docname):
             assert not math["errors"], f"TeX errors: {math['errors']}"
         broken = page.evaluate(IMAGES_LOADED)
         assert not broken, f"images that did not load: {broken}"
+        hard, soft = reader_checks(page, docname, wide=True)
         name = Path(docname).name
         page.screenshot(path=SHOTS / f"{name}.jpg", full_page=True, type="jpeg", quality=70)
 
         page.set_viewport_size(PHONE)
+        phone_hard, phone_soft = reader_checks(page, docname, wide=False)
+        hard, soft = hard + phone_hard, soft + phone_soft
+        problems += hard
+        report["reported"][docname] = soft
+        for finding in soft:
+            warnings.warn(f"{docname} (reported, not failed): {finding}")
         layout = page.evaluate(PHONE_LAYOUT, [MIN_EXPLORER_WIDTH, MIN_FIGURE_SCALE])
         page.screenshot(path=SHOTS / f"{name}-phone.jpg", full_page=True, type="jpeg",
                         quality=70)
@@ -661,12 +791,151 @@ def test_draw_and_classify_matches_cnnlib(browser, server):
             expected = model.forward(x)[0, 0]
             assert abs(score - expected) <= 1e-6, f"drawing {n}: page {score}, cnnlib {expected}"
             np.testing.assert_allclose(maps, model[1](model[0](x))[0], rtol=0, atol=1e-6)
+            if not grid.any():
+                assert pad.locator(".cnnv-letter").inner_text() == "draw a letter"
+                assert pad.locator(".cnnv-score").inner_text() == ""
+                continue
             letter = "T" if expected > data["threshold"] else "L"
             assert pad.locator(".cnnv-letter").inner_text() == letter
             assert f"model output {expected:.2f}" in pad.locator(".cnnv-score").inner_text()
     finally:
         context.close()
     log.assert_clean()
+
+
+PAD_CELLS = ("r => [...r.querySelectorAll('.cnnv-cell')].map("
+             "c => c.getAttribute('aria-pressed') === 'true' ? 1 : 0)")
+
+
+def _pad_page(browser, server, viewport, **options):
+    docname = next((d for d in PAGES if 'class="cnnv cnnv-pad"' in (HTML / f"{d}.html").read_text(
+        encoding="utf-8")), None)
+    assert docname, "no page has draw-and-classify"
+    context, page, log = open_page(browser, server, docname, viewport, **options)
+    pad = page.locator(".cnnv-pad").first
+    pad.scroll_into_view_if_needed()
+    return context, page, log, pad
+
+
+def _centre(pad, row, col):
+    box = pad.locator(".cnnv-cell").nth(8 * row + col).bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def _grid(pad):
+    return np.array(pad.evaluate(PAD_CELLS)).reshape(8, 8)
+
+
+def _drag(page, pad, cells, button="left"):
+    """Press on the first cell, move through the others in small steps, release."""
+    page.mouse.move(*_centre(pad, *cells[0]))
+    page.mouse.down(button=button)
+    for cell in cells[1:]:
+        page.mouse.move(*_centre(pad, *cell), steps=6)
+    page.mouse.up(button=button)
+
+
+@pytest.mark.browser
+def test_pad_paints_while_a_mouse_drags(browser, server):
+    context, page, log, pad = _pad_page(browser, server, WIDE)
+    try:
+        pad.locator(".cnnv-clear").click()
+        assert pad.locator(".cnnv-letter").inner_text() == "draw a letter"
+        _drag(page, pad, [(1, 1), (1, 6)])                       # the bar of a T
+        _drag(page, pad, [(2, 4), (6, 4)])                       # its stem
+        want = np.zeros((8, 8), int)
+        want[1, 1:7] = 1
+        want[2:7, 4] = 1
+        np.testing.assert_array_equal(_grid(pad), want)
+        assert pad.locator(".cnnv-letter").inner_text() in ("T", "L")
+        page.screenshot(path=SHOTS / "pad-drawn.png")
+        _drag(page, pad, [(1, 1), (1, 3)])                       # starts on ink: rubs out
+        want[1, 1:4] = 0
+        np.testing.assert_array_equal(_grid(pad), want)
+        _drag(page, pad, [(6, 4), (4, 4)], button="right")       # the right button rubs out
+        want[4:7, 4] = 0
+        np.testing.assert_array_equal(_grid(pad), want)
+        pad.locator(".cnnv-eraser").click()                      # eraser: even a stroke from
+        _drag(page, pad, [(3, 5), (1, 5)])                       # an empty cell rubs out
+        want[1:4, 5] = 0
+        np.testing.assert_array_equal(_grid(pad), want)
+        pad.locator(".cnnv-eraser").click()
+        page.mouse.click(*_centre(pad, 7, 7))                    # a plain click still toggles
+        want[7, 7] = 1
+        np.testing.assert_array_equal(_grid(pad), want)
+        page.mouse.click(*_centre(pad, 7, 7))
+        want[7, 7] = 0
+        np.testing.assert_array_equal(_grid(pad), want)
+    finally:
+        context.close()
+    log.assert_clean()
+
+
+@pytest.mark.browser
+def test_pad_paints_while_a_finger_drags(browser, server):
+    context, page, log, pad = _pad_page(browser, server, PHONE, is_mobile=True, has_touch=True)
+    try:
+        assert pad.locator(".cnnv-grid").evaluate("g => getComputedStyle(g).touchAction") == "none"
+        pad.locator(".cnnv-clear").tap()
+        cdp = context.new_cdp_session(page)
+        scrolled = page.evaluate("() => window.scrollY")
+        path = [_centre(pad, r, 3) for r in (1, 2, 3, 4, 5, 6)] + [_centre(pad, 6, c)
+                                                                  for c in (4, 5)]
+        points = []
+        for (x0, y0), (x1, y1) in zip(path, path[1:]):
+            points += [(x0 + (x1 - x0) * t / 4, y0 + (y1 - y0) * t / 4) for t in range(4)]
+        points.append(path[-1])
+        for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * (len(points) - 1), points):
+            cdp.send("Input.dispatchTouchEvent",
+                     {"type": kind, "touchPoints": [{"x": x, "y": y, "id": 1}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        want = np.zeros((8, 8), int)
+        want[1:7, 3] = 1
+        want[6, 3:6] = 1                                          # an L, drawn with a finger
+        np.testing.assert_array_equal(_grid(pad), want)
+        assert page.evaluate("() => window.scrollY") == scrolled, "the drag scrolled the page"
+        page.screenshot(path=SHOTS / "pad-touch-phone.png")
+    finally:
+        context.close()
+    log.assert_clean()
+
+
+@pytest.mark.browser
+def test_home_page_first_screen(browser, server):
+    """On a phone, the first screen says who the course is for and links to chapter 1."""
+    context, page, log = open_page(browser, server, PAGES[0], PHONE, is_mobile=True)
+    try:
+        start = page.locator(".start-here a").first
+        assert start.get_attribute("href").endswith(f"{Path(CHAPTERS[0]).name}.html")
+        assert "Start here" in start.inner_text()
+        box = start.bounding_box()
+        assert box["y"] + box["height"] <= PHONE["height"], "the start link is below the first screen"
+        who = page.get_by_text("Who it is for").first.bounding_box()
+        assert who["y"] < PHONE["height"]
+        page.screenshot(path=SHOTS / "home-first-screen-phone.png")
+        # web-only wording on screen, the print edition's own wording in the PDF
+        shown = "() => [...document.querySelectorAll('.screen-only, .print-only')].map(" \
+                "el => [el.className.includes('print-only'), el.offsetParent !== null])"
+        assert sorted(page.evaluate(shown)) == [[False, True], [True, False]]
+        page.emulate_media(media="print")
+        assert sorted(page.evaluate(shown)) == [[False, False], [True, True]]
+    finally:
+        context.close()
+    log.assert_clean()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [WIDE, PHONE], ids=["1280", "390"])
+def test_one_search_box(browser, server, viewport):
+    context, page, log = open_page(browser, server, CHAPTERS[0], viewport)
+    try:
+        visible = page.evaluate("""() => [...document.querySelectorAll(
+            '.search-button-field, .search-button, .bd-search, form[role=search]')]
+            .filter(el => el.offsetParent !== null && el.getBoundingClientRect().width > 0)
+            .map(el => el.className)""")
+    finally:
+        context.close()
+    assert len(visible) == 1, f"search boxes on the page: {visible}"
 
 
 @pytest.mark.browser

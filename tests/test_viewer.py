@@ -121,3 +121,5 @@ def test_pad_html_embeds_network_and_colours():
     assert data["network"] == network and data["vmax"] == 2.0
     assert data["letters"] == ["L", "T"] and data["threshold"] == 0.5
     assert "cnnv-pad" in html and "cnnv-clear" in html and "cnnv-reset" in html
+    assert 'class="cnnv-eraser" aria-pressed="false"' in html
+    assert "touch-action: none" in html and "pointerdown" in html

@@ -52,6 +52,7 @@ def test_drawings_figure_wraps_rows(agg):
 def test_pad_classifies_and_redraws_the_maps_on_every_click(model):
     pad = LetterPad(model)
     assert len(pad.buttons) == 64 and pad.image.sum() == 0
+    assert "draw a letter" in pad.result.value and "model output" not in pad.result.value
     seen = {pad.result.value}
     maps_seen = {pad.maps.value}
     for index in (3, 10, 27, 36):
@@ -70,7 +71,7 @@ def test_pad_starts_from_an_image_and_resets_to_it(model):
     np.testing.assert_array_equal(pad.image, start)
     assert pad.vmax == pytest.approx(pad.feature_maps(start).max())
     pad.set_image(np.zeros((8, 8)))
-    assert pad.image.sum() == 0
+    assert pad.image.sum() == 0 and "draw a letter" in pad.result.value
     with pytest.raises(ValueError, match="8x8"):
         pad.set_image(np.zeros((4, 4)))
 

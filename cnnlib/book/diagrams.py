@@ -3,6 +3,8 @@
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
+from cnnlib.book.viz import MIN_FONTSIZE
+
 BOX_WIDTH = 0.86
 BOX_HEIGHT = 0.56
 
@@ -11,7 +13,7 @@ def _box(ax, x, y, text, colour):
     ax.add_patch(FancyBboxPatch((x - BOX_WIDTH / 2, y - BOX_HEIGHT / 2), BOX_WIDTH, BOX_HEIGHT,
                                 boxstyle="round,pad=0.02,rounding_size=0.08", facecolor=colour,
                                 edgecolor="0.25", linewidth=0.8))
-    ax.text(x, y, text, ha="center", va="center", fontsize=8)
+    ax.text(x, y, text, ha="center", va="center", fontsize=MIN_FONTSIZE)
 
 
 def _arrow(ax, start, end):
@@ -69,7 +71,7 @@ def block_diagram(ax, columns, *, join="concat", input_label="input", title=None
     ax.set_ylim(bottom - BOX_HEIGHT, top + BOX_HEIGHT)
     ax.axis("off")
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
 
 
 def _lighter(colour, amount=0.65):

@@ -3,7 +3,8 @@
  * A viewer (.cnnv-viewer) only chooses among frames that Python computed: its controls
  * pick an index per control, and the frame stored under those indices is shown.
  * Draw-and-classify (.cnnv-pad) is the one exception: it runs the small T/L network
- * (3x3 convolution, ReLU, 2x2 max-pool, dense, ReLU, dense) on the reader's drawing.
+ * (3x3 convolution, ReLU, 2x2 max-pool, dense, ReLU, dense) on what the reader draws
+ * on its grid with a mouse, a pen or a finger.
  * Each instance starts the element it sits in, so pages need no other script.
  */
 (function (root) {
@@ -107,10 +108,16 @@
     return {maps: maps, score: dense(net.out, hidden)[0]};
   }
 
+  // Draw-and-classify. Pointer events (mouse, pen, touch): pressing on a cell switches it,
+  // and dragging paints every cell the pointer crosses with the value the first cell got,
+  // so a plain click toggles one cell and a drag that starts on ink rubs out. In eraser
+  // mode, or with the right mouse button, every stroke rubs out. Keyboard activation
+  // (and a script's el.click(), whose event has detail 0) toggles a cell too.
   function startPad() {
     const size = data.initial.length;
     const grid = root.querySelector(".cnnv-grid");
     const mapsBox = root.querySelector(".cnnv-maps");
+    const eraser = root.querySelector(".cnnv-eraser");
     grid.style.setProperty("--cols", size);
     const cells = [];
     for (let r = 0; r < size; r++)
@@ -119,13 +126,52 @@
         cell.type = "button";
         cell.className = "cnnv-cell";
         cell.setAttribute("aria-label", "row " + (r + 1) + ", column " + (c + 1));
-        cell.addEventListener("click", function () {
-          cell.setAttribute("aria-pressed", String(cell.getAttribute("aria-pressed") !== "true"));
-          update();
-        });
+        cell.setAttribute("aria-pressed", "false");
         grid.appendChild(cell);
         cells.push(cell);
       }
+
+    const inked = function (cell) { return cell.getAttribute("aria-pressed") === "true"; };
+    let stroke = null;   // {pointer, value} while a pointer is down on the grid
+
+    function paint(cell, value) {
+      if (inked(cell) === value) return;
+      cell.setAttribute("aria-pressed", String(value));
+      update();
+    }
+
+    function cellAt(x, y) {
+      const el = document.elementFromPoint(x, y);
+      return el && el.classList.contains("cnnv-cell") && el.parentElement === grid ? el : null;
+    }
+
+    grid.addEventListener("pointerdown", function (event) {
+      const cell = cellAt(event.clientX, event.clientY);
+      if (!cell || (event.pointerType === "mouse" && event.button !== 0 && event.button !== 2))
+        return;
+      event.preventDefault();
+      const erasing = eraser.getAttribute("aria-pressed") === "true" || event.button === 2;
+      stroke = {pointer: event.pointerId, value: erasing ? false : !inked(cell)};
+      if (grid.setPointerCapture) grid.setPointerCapture(event.pointerId);
+      paint(cell, stroke.value);
+    });
+    grid.addEventListener("pointermove", function (event) {
+      if (stroke === null || event.pointerId !== stroke.pointer) return;
+      const cell = cellAt(event.clientX, event.clientY);
+      if (cell) paint(cell, stroke.value);
+    });
+    for (const type of ["pointerup", "pointercancel", "lostpointercapture"])
+      grid.addEventListener(type, function (event) {
+        if (stroke !== null && event.pointerId === stroke.pointer) stroke = null;
+      });
+    grid.addEventListener("contextmenu", function (event) { event.preventDefault(); });
+    grid.addEventListener("click", function (event) {
+      const cell = event.target.closest(".cnnv-cell");
+      if (cell && event.detail === 0) paint(cell, !inked(cell));   // keys, or el.click()
+    });
+    eraser.addEventListener("click", function () {
+      eraser.setAttribute("aria-pressed", String(eraser.getAttribute("aria-pressed") !== "true"));
+    });
 
     function draw(image) {
       cells.forEach(function (cell, i) {
@@ -143,13 +189,15 @@
       const image = [];
       for (let r = 0; r < size; r++)
         image.push(cells.slice(r * size, (r + 1) * size).map(function (cell) {
-          return cell.getAttribute("aria-pressed") === "true" ? 1 : 0;
+          return inked(cell) ? 1 : 0;
         }));
       const out = forward(data.network, image);
+      const empty = image.every(function (row) { return row.every(function (v) { return v === 0; }); });
       const letter = out.score > data.threshold ? data.letters[1] : data.letters[0];
-      root.querySelector(".cnnv-letter").textContent = letter;
-      root.querySelector(".cnnv-score").textContent = "model output " + out.score.toFixed(2) +
-        " (above " + data.threshold + " means " + data.letters[1] + ")";
+      root.querySelector(".cnnv-letter").textContent = empty ? "draw a letter" : letter;
+      root.querySelector(".cnnv-letter").classList.toggle("cnnv-waiting", empty);
+      root.querySelector(".cnnv-score").textContent = empty ? "" : "model output " +
+        out.score.toFixed(2) + " (above " + data.threshold + " means " + data.letters[1] + ")";
       mapsBox.replaceChildren(...out.maps.map(function (map, k) {
         const box = document.createElement("div"), label = document.createElement("span");
         const grid = document.createElement("div");
@@ -168,7 +216,7 @@
         return box;
       }));
       root.dataset.score = String(out.score);
-      root.dataset.letter = letter;
+      root.dataset.letter = empty ? "" : letter;
       root.dataset.maps = JSON.stringify(out.maps);
     }
 

@@ -247,6 +247,9 @@ def pad_html(network, initial, *, colours, vmax, threshold=0.5, letters=("L", "T
 
     The page runs the network in JavaScript (``viewer.js``): a 3x3
     convolution with bias, ReLU, 2x2 max-pool, flatten, dense, ReLU, dense.
+    The reader draws with pointer events (mouse, pen or touch: press and
+    drag), has an eraser toggle, and sees "draw a letter" instead of a
+    verdict while the grid is empty.
 
     Parameters
     ----------
@@ -271,9 +274,10 @@ def pad_html(network, initial, *, colours, vmax, threshold=0.5, letters=("L", "T
         ``data-score`` (full precision) and ``data-maps`` (JSON) attributes.
     """
     body = ('<div class="cnnv-pad-row"><div class="cnnv-grid" role="group" '
-            'aria-label="drawing grid: click a cell to ink it or clear it"></div>'
-            '<div class="cnnv-result"><p class="cnnv-letter" aria-live="polite"></p>'
+            'aria-label="drawing grid: drag to draw, click a cell to ink it or clear it">'
+            '</div><div class="cnnv-result"><p class="cnnv-letter" aria-live="polite"></p>'
             '<p class="cnnv-score"></p><div class="cnnv-control">'
+            '<button type="button" class="cnnv-eraser" aria-pressed="false">eraser</button>'
             '<button type="button" class="cnnv-clear">clear</button>'
             '<button type="button" class="cnnv-reset">start again</button></div></div></div>\n'
             '<p class="cnnv-label">feature maps (convolution and ReLU), one per kernel</p>\n'

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from cnnlib.book.viz import MAX_WIDTH
+from cnnlib.book.viz import MAX_WIDTH, MIN_FONTSIZE
 
 
 def draw_box(ax, top, left, size, *, color="C1", lw=1.5, label=None):
@@ -49,7 +49,7 @@ def overlay(ax, image, heat, *, centre=(0.0, 0.0), step=1.0, cmap="Reds", vmax=N
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
 
 
 def image_grid(rows, *, row_labels=None, titles=None, size=1.0, cmap="gray_r", vmin=None,
@@ -86,9 +86,9 @@ def image_grid(rows, *, row_labels=None, titles=None, size=1.0, cmap="gray_r", v
                 continue
             ax.imshow(row[j], cmap=cmaps[j], vmin=vmin, vmax=vmax)
             if titles is not None:
-                ax.set_title(titles[i][j], fontsize=9)
+                ax.set_title(titles[i][j])
         if row_labels is not None:
-            axes[i, 0].set_ylabel(row_labels[i], fontsize=9, rotation=0, ha="right",
+            axes[i, 0].set_ylabel(row_labels[i], rotation=0, ha="right",
                                   va="center")
     fig.tight_layout()
     return fig
@@ -118,5 +118,6 @@ def reliability_diagram(ax, rel, *, color="C0"):
            edgecolor="C3", hatch="///", lw=0.8, label="gap to confidence")
     ax.plot([0, 1], [0, 1], "k--", lw=1)
     for x, n in zip(left + w / 2, rel.count[full]):
-        ax.text(x, 0.03, str(n), ha="center", va="bottom", rotation=90, fontsize=9)
+        ax.text(x, 0.03, str(n), ha="center", va="bottom", rotation=90,
+                fontsize=MIN_FONTSIZE)
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy")

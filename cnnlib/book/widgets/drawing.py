@@ -51,7 +51,7 @@ def classify(model, image):
     return score, "T" if score > 0.5 else "L"
 
 
-def drawings_figure(model, drawings, *, ncols=4, size=1.6):
+def drawings_figure(model, drawings, *, ncols=4, size=1.25):
     """Each drawing with the model's letter and output above it, ``ncols`` to a row.
 
     Parameters
@@ -76,7 +76,7 @@ def drawings_figure(model, drawings, *, ncols=4, size=1.6):
         ax.set_yticks(np.arange(-0.5, np.shape(image)[0]), minor=True)
         ax.grid(which="minor", color="0.85", lw=0.5)
         ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
-        ax.set_title(f"{name}\n{letter} ({score:.2f})", fontsize=10,
+        ax.set_title(f"{name}\n{letter} ({score:.2f})",
                      color="tab:blue" if letter == "T" else "tab:orange")
     fig.tight_layout()
     return fig
@@ -139,11 +139,11 @@ def maps_html(maps, vmax):
     boxes = []
     for k, m in enumerate(maps):
         cells = "".join(
-            f'<span title="{v:.2f}" style="width:13px;height:13px;background:'
+            f'<span title="{v:.2f}" style="width:22px;height:22px;background:'
             f'{MAP_COLOURS[min(top, int(round(max(v, 0) / vmax * top)))]}"></span>'
             for v in m.ravel())
         boxes.append(f'<div><div>kernel {k}</div><div style="display:grid;gap:1px;'
-                     f'grid-template-columns:repeat({m.shape[1]},13px)">{cells}</div></div>')
+                     f'grid-template-columns:repeat({m.shape[1]},22px)">{cells}</div></div>')
     return '<div style="display:flex;flex-wrap:wrap;gap:10px">' + "".join(boxes) + "</div>"
 
 
@@ -217,9 +217,12 @@ class LetterPad:
             return
         for button in self.buttons:
             button.style.button_color = "#222222" if button.value else "#f4f4f4"
-        score, letter = classify(self.model, self.image)
-        self.result.value = (f"<span style='font-size:32px'><b>{html.escape(letter)}</b></span>"
-                             f"<br>model output {score:.2f}<br>(above 0.5 means T)")
+        if not self.image.any():
+            self.result.value = "<span style='font-size:20px'><b>draw a letter</b></span>"
+        else:
+            score, letter = classify(self.model, self.image)
+            self.result.value = (f"<span style='font-size:32px'><b>{html.escape(letter)}</b>"
+                                 f"</span><br>model output {score:.2f}<br>(above 0.5 means T)")
         self.maps.value = maps_html(self.feature_maps(self.image), self.vmax)
 
     def feature_maps(self, image):

@@ -8,7 +8,7 @@ from matplotlib.patches import Rectangle
 from cnnlib import functional as F
 from cnnlib.book.viewer import (Control, Frame, StaticViewer, figure_data_uri, figure_png,
                                  live_and_static)
-from cnnlib.book.viz import heatmap
+from cnnlib.book.viz import MAX_WIDTH, heatmap
 
 KERNELS_2D = {
     "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=float),
@@ -65,12 +65,13 @@ def conv_steps_figure(image, kernel, *, size=1.7):
     out = apply_kernel(image, kernel)
     kh, kw = kernel.shape
     ho, wo = out.shape
+    size = min(size, MAX_WIDTH / wo)
     fig, axes = plt.subplots(ho, wo, figsize=(size * wo, (size + 0.25) * ho), squeeze=False)
     for (i, j), value in np.ndenumerate(out):
         ax = axes[i, j]
         heatmap(ax, image, cmap="Greys", vmin=0, vmax=3 * max(image.max(), 1))
         ax.add_patch(Rectangle((j - 0.5, i - 0.5), kw, kh, fill=False, ec="red", lw=2.5))
-        ax.set_title(f"({i}, {j}) → {value:g}", fontsize=10)
+        ax.set_title(f"({i}, {j}) → {value:g}")
     fig.tight_layout()
     return fig
 

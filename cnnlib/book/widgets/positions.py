@@ -4,6 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from cnnlib.book.viz import MAX_WIDTH, MIN_FONTSIZE
 from cnnlib.book.widgets.sliders import SliderExplorer
 from cnnlib.nn.windows import coverage, window_starts
 from cnnlib.tools.shapes import grow_receptive_field, receptive_field_units
@@ -166,7 +167,7 @@ def draw_receptive_field(layers, *, margin=2, ax=None):
         Receptive-field size after each layer (input first, so 1).
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.7 * len(layers) + 1.2))
+        _, ax = plt.subplots(figsize=(MAX_WIDTH, 0.7 * len(layers) + 1.2))
     windows = [(kernel, stride, 1) for _, kernel, stride in layers]
     units = receptive_field_units(windows)
     size, jump = map(list, zip(*grow_receptive_field(windows)))
@@ -194,9 +195,10 @@ def draw_receptive_field(layers, *, margin=2, ax=None):
                 for t in range(kernel):
                     ax.plot([centre(level, i), centre(level - 1, i * stride + t)],
                             [level, level - 1], color=color, lw=0.7, alpha=0.6, zorder=1)
-        ax.text(-margin - 1, level, labels[level], ha="right", va="center", fontsize=9)
+        ax.text(-margin - 1, level, labels[level], ha="right", va="center",
+                fontsize=MIN_FONTSIZE)
         ax.text(width + margin, level, f"size {size[level]}, jump {jump[level]}", ha="left",
-                va="center", fontsize=9)
+                va="center", fontsize=MIN_FONTSIZE)
     ax.set_xlim(-margin - 4, width + margin + 5)
     ax.set_ylim(-0.6, len(layers) + 0.5)
     ax.axis("off")
