@@ -83,3 +83,18 @@ def test_tiny_norm_run_writes_its_record(tmp_path, monkeypatch):
     runs = json.loads(out.read_text())["runs"]
     assert [(r["norm"], r["batch_size"]) for r in runs] == [
         ("batch", 4), ("batch", 10), ("group", 4), ("group", 10)]
+
+
+def test_parallel_runs_give_the_same_record(tmp_path, monkeypatch):
+    monkeypatch.setattr(convnext_ladder, "fashion_mnist", lambda root=None: _tiny_data())
+    records = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"ladder_{jobs}.json"
+        convnext_ladder.main(["--epochs", "1", "--seeds", "2", "--rungs", "1", "--fraction",
+                              "0.5", "--batch-size", "10", "--no-progress", "--jobs", jobs,
+                              "--out", str(out)])
+        records.append(json.loads(out.read_text()))
+    accs = [[r["test_acc"] for r in rec["rungs"][0]["runs"]] for rec in records]
+    assert accs[0] == accs[1]
+    runs = records[1]["rungs"][0]["runs"]
+    assert records[1]["cpu_seconds"] >= sum(r["cpu_seconds"] for r in runs)

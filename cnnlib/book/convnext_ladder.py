@@ -25,7 +25,8 @@ Every rung trains on the same stratified subset, with the same minibatches,
 Adam and a cosine learning rate over the same number of epochs, once per
 seed. The record (settings, per rung its parameters, MACs per image and per
 seed the test accuracy and CPU seconds, plus the whole run's CPU and wall
-seconds) is written to a JSON file atomically.
+seconds, the latter including the worker processes of ``--jobs``) is
+written to a JSON file atomically.
 """
 
 import argparse
@@ -37,6 +38,7 @@ from threadpoolctl import threadpool_limits
 
 from cnnlib.book.cli import add_progress_option, progress_setting, whole
 from cnnlib.book.compare_vit import learning_rate, stratified
+from cnnlib.book.parallel_runs import cpu_seconds, run_tasks
 from cnnlib.data import fashion_mnist
 from cnnlib.losses import CrossEntropyLoss
 from cnnlib.nn.layers import AdaptiveAvgPool2d, Conv2d, Flatten, GELU, Linear, MaxPool2d, ReLU
@@ -204,6 +206,8 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of Adam")
     parser.add_argument("--rungs", type=whole(0, len(RUNGS) - 1), nargs="+",
                         default=list(range(len(RUNGS))), help="rungs to train (default: all)")
+    parser.add_argument("--jobs", type=whole(1), default=1,
+                        help="runs trained at once, in separate processes (default: 1)")
     parser.add_argument("--threads", type=whole(1), default=1, help="BLAS threads")
     add_progress_option(parser)
     args = parser.parse_args(argv)
@@ -217,37 +221,40 @@ def main(argv=None):
 
 def run(args):
     """Train every rung for every seed and write the record to ``args.out``."""
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu = time.perf_counter(), cpu_seconds()
     widths = (24, 48)
     x_train, y_train, x_test, y_test = fashion_mnist(args.data)
     index = stratified(y_train, args.fraction, np.random.default_rng(0))
     x, y = x_train[index], y_train[index]
     x_test, y_test = x_test[:args.test], y_test[:args.test]
-    settings = {k: v for k, v in vars(args).items() if k not in ("out", "progress")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("out", "progress", "jobs")}
     record = {"settings": {**settings, "widths": list(widths), "train_images": len(y)},
               "rungs": []}
-    bar = progress_bar(len(args.rungs) * args.seeds, "rungs x seeds",
-                       progress=progress_setting(args))
-    with bar:
-        for rung in args.rungs:
-            probe = ladder_net(rung, rng=np.random.default_rng(0), widths=widths)
-            entry = {"rung": rung, "label": RUNGS[rung], "params": probe.num_params(),
-                     "macs": summary(probe, (1, 28, 28), print_table=False).total_macs,
-                     "runs": []}
-            for seed in range(args.seeds):
-                model, run_record = train_rung(rung, x, y, seed=seed, epochs=args.epochs,
-                                               batch_size=args.batch_size, lr=args.lr,
-                                               widths=widths)
-                run_record = {"seed": seed, "test_acc": evaluate(model, x_test, y_test),
-                              **run_record}
-                entry["runs"].append(run_record)
-                bar.update()
-                bar.set_postfix_str(f"{RUNGS[rung]} seed {seed}: {run_record['test_acc']:.3f}")
-            record["rungs"].append(entry)
-            accs = [r["test_acc"] for r in entry["runs"]]
-            print(f"{rung} {RUNGS[rung]:28s} {entry['params']:7d} params "
-                  f"acc {np.mean(accs):.4f} +- {np.std(accs):.4f}", flush=True)
-    record["cpu_seconds"] = time.process_time() - cpu
+    for rung in args.rungs:
+        probe = ladder_net(rung, rng=np.random.default_rng(0), widths=widths)
+        record["rungs"].append({"rung": rung, "label": RUNGS[rung], "params": probe.num_params(),
+                                "macs": summary(probe, (1, 28, 28), print_table=False).total_macs,
+                                "runs": []})
+
+    def work(task):
+        rung, seed = task
+        model, run_record = train_rung(rung, x, y, seed=seed, epochs=args.epochs,
+                                       batch_size=args.batch_size, lr=args.lr, widths=widths)
+        return {"seed": seed, "test_acc": evaluate(model, x_test, y_test), **run_record}
+
+    tasks = [(i, rung, seed) for i, rung in enumerate(args.rungs) for seed in range(args.seeds)]
+    results = run_tasks(work, [(rung, seed) for _, rung, seed in tasks], args.jobs)
+    with progress_bar(len(tasks), "rungs x seeds", progress=progress_setting(args)) as bar:
+        for run_record, (i, rung, seed) in zip(results, tasks):  # joins the pool at the end
+            entry = record["rungs"][i]
+            entry["runs"].append(run_record)
+            bar.update()
+            bar.set_postfix_str(f"{RUNGS[rung]} seed {seed}: {run_record['test_acc']:.3f}")
+            if seed == args.seeds - 1:
+                accs = [r["test_acc"] for r in entry["runs"]]
+                print(f"{rung} {RUNGS[rung]:28s} {entry['params']:7d} params "
+                      f"acc {np.mean(accs):.4f} +- {np.std(accs):.4f}", flush=True)
+    record["cpu_seconds"] = cpu_seconds() - cpu
     record["wall_seconds"] = time.perf_counter() - wall
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
