@@ -10,7 +10,10 @@ then follows a cosine to 2% of its peak, both measured in CPU time, so
 every network finishes its schedule whatever its speed. The record
 (settings, and per network its parameters, MACs per image and per seed
 the test accuracy, steps, epochs, CPU seconds per epoch and the loss of
-every 50 steps) is written to a JSON file atomically.
+every 50 steps), with the whole run's CPU and wall-clock seconds, is
+written to a JSON file atomically; the CPU seconds include the worker
+processes of ``--jobs``. With ``--save-weights`` the weights of
+each network's seed-0 run are written beside it, as ``OUT_STEM_LABEL.npz``.
 """
 
 import argparse
@@ -22,7 +25,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from cnnlib.book.cli import whole
+from cnnlib.book.parallel_runs import cpu_seconds, run_tasks
 from cnnlib.data import fashion_mnist
+from cnnlib.io import save_weights
 from cnnlib.losses import CrossEntropyLoss
 from cnnlib.models import fashion_cnn, small_convnext, small_vit
 from cnnlib.optim import Adam
@@ -98,41 +103,76 @@ def main(argv=None):
     parser.add_argument("--seeds", type=whole(1), default=1, help="seeds 0, 1, ..., SEEDS - 1")
     parser.add_argument("--batch-size", type=whole(1), default=128)
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of Adam")
+    parser.add_argument("--layer-scale", type=float, default=1e-6,
+                        help="initial layer scale of the ConvNeXt blocks (default: %(default)g, "
+                             "ConvNeXt's; larger values learn faster in a short budget)")
+    parser.add_argument("--save-weights", action="store_true",
+                        help="write each network's seed-0 weights beside the record")
+    parser.add_argument("--jobs", type=whole(1), default=1,
+                        help="runs trained at once, in separate processes (default: 1)")
     parser.add_argument("--threads", type=whole(1), default=1, help="BLAS threads")
     args = parser.parse_args(argv)
     if not 0 < args.fraction <= 1:
         parser.error(f"argument --fraction: {args.fraction} is not in (0, 1]")
-    if not args.budget > 0 or not args.lr > 0:
-        parser.error("arguments --budget and --lr must be positive")
+    if not args.budget > 0 or not args.lr > 0 or not args.layer_scale > 0:
+        parser.error("arguments --budget, --lr and --layer-scale must be positive")
     with threadpool_limits(args.threads, user_api="blas"):
         run(args)
 
 
+def _builder(label, layer_scale):
+    """(builder, kwargs, build) of network ``label``; ``build(num_classes, *, rng)``."""
+    builder = NETWORKS[label]
+    kwargs = {"layer_scale": layer_scale} if builder is small_convnext else {}
+
+    def build(num_classes, *, rng):
+        return builder(num_classes, rng=rng, **kwargs)
+
+    return builder, kwargs, build
+
+
 def run(args):
     """Train every network for every seed and write the record to ``args.out``."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
     x_train, y_train, x_test, y_test = fashion_mnist(args.data)
     index = stratified(y_train, args.fraction, np.random.default_rng(0))
     x, y = x_train[index], y_train[index]
     x_test, y_test = x_test[:args.test], y_test[:args.test]
     print(f"{len(y)} training images, {len(y_test)} test images, {args.budget:g} CPU s per "
           f"network and seed, {args.seeds} seeds", flush=True)
-    record = {"settings": {k: v for k, v in vars(args).items() if k != "out"}, "networks": {}}
-    for label, build in NETWORKS.items():
-        probe = build(10, rng=np.random.default_rng(0))
-        entry = {"builder": build.__name__, "params": probe.num_params(),
-                 "macs": summary(probe, (1, 28, 28), print_table=False).total_macs, "runs": []}
-        for seed in range(args.seeds):
-            model, run_record = train_for(build, x, y, seed=seed, budget=args.budget,
-                                          batch_size=args.batch_size, lr=args.lr)
-            run_record = {"seed": seed, "test_acc": evaluate(model, x_test, y_test),
-                          **run_record}
-            entry["runs"].append(run_record)
-            print(f"{label:9s} seed {seed}: test accuracy {run_record['test_acc']:.4f} after "
-                  f"{run_record['epochs']:.2f} epochs ({run_record['steps']} steps, "
-                  f"{run_record['cpu_seconds_per_epoch']:.1f} CPU s per epoch)", flush=True)
-        record["networks"][label] = entry
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    record = {"settings": {k: v for k, v in vars(args).items()
+                           if k not in ("out", "save_weights", "jobs")}, "networks": {}}
+    for label in NETWORKS:
+        builder, kwargs, build = _builder(label, args.layer_scale)
+        probe = build(10, rng=np.random.default_rng(0))
+        record["networks"][label] = {
+            "builder": builder.__name__, "builder_kwargs": kwargs, "params": probe.num_params(),
+            "macs": summary(probe, (1, 28, 28), print_table=False).total_macs, "runs": []}
+
+    def work(task):
+        label, seed = task
+        model, run_record = train_for(_builder(label, args.layer_scale)[2], x, y, seed=seed,
+                                      budget=args.budget, batch_size=args.batch_size,
+                                      lr=args.lr)
+        run_record = {"seed": seed, "test_acc": evaluate(model, x_test, y_test), **run_record}
+        if args.save_weights and seed == 0:
+            save_weights(model, out.with_name(f"{out.stem}_{label}.npz"))
+        return run_record
+
+    tasks = [(label, seed) for label in NETWORKS for seed in range(args.seeds)]
+    # the results come first, so that the pool is joined once they are all in
+    for run_record, (label, seed) in zip(run_tasks(work, tasks, args.jobs), tasks):
+        entry = record["networks"][label]
+        entry["runs"].append(run_record)
+        if args.save_weights and seed == 0:
+            entry["weights"] = f"{out.stem}_{label}.npz"
+        print(f"{label:9s} seed {seed}: test accuracy {run_record['test_acc']:.4f} after "
+              f"{run_record['epochs']:.2f} epochs ({run_record['steps']} steps, "
+              f"{run_record['cpu_seconds_per_epoch']:.1f} CPU s per epoch)", flush=True)
+    record["cpu_seconds"] = cpu_seconds() - cpu
+    record["wall_seconds"] = time.perf_counter() - wall
     write_json(out, record)
     print(f"done: {out}")
 
