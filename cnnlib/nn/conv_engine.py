@@ -1,0 +1,258 @@
+"""The convolution engine: matrix products over unrolled rows, the scattered input gradient, direct depthwise.
+
+Arrays here are stored batch innermost, (C, H, W, N) (see
+:mod:`cnnlib.nn.windows`), and the unrolled rows are laid out as
+:mod:`cnnlib.nn.unroll` describes. Which path a convolution takes depends
+only on its shape:
+
+* **Depthwise** (one input and one output channel per group): no matrix
+  products, which would have one row each. The output is ``KH KW`` shifted
+  slices of the padded input, each times its channel's weight, added up; the
+  gradients are the same slices against ``dy``.
+* Otherwise the **forward pass** and the **weight gradient** are matrix
+  products over a chunk of output rows at a time: KH products per chunk, one
+  per kernel row, each over a view of the unrolled rows
+  (:func:`~cnnlib.nn.unroll.kernel_row`) with inner dimension ``Cg KW``. A
+  *thin* layer, ``Cg KW < THIN`` (an RGB input, say), would give products
+  too thin for the BLAS to run fast, so its KH views are first copied into
+  one patch matrix, and one product per chunk has inner dimension
+  ``KH Cg KW``.
+* The **input gradient** with stride 1 and at least :data:`CORRELATION_CHANNELS`
+  input channels per group is a convolution of ``dy`` with the flipped
+  kernel, padded by ``d (k - 1) - p`` (negative: a crop), computed by the
+  forward code. Otherwise (strides, few channels) each chunk's patch
+  gradients come from one product, ``W^T dy``, and are added back onto the
+  unrolled rows they belong to, which are folded onto the input: col2im,
+  a chunk at a time.
+"""
+
+import numpy as np
+
+from cnnlib.nn.unroll import (ConvGeometry, chunk_rows, fold_rows, kernel_row, unrolled_buffer,
+                              unrolled_chunks)
+
+THIN = 32
+"""A layer with ``C // groups * KW`` below this multiplies one copied patch matrix per chunk."""
+
+CORRELATION_CHANNELS = 16
+"""Input channels per group from which a stride-1 input gradient is a full correlation."""
+
+
+def is_depthwise(geo):
+    """One input and one output channel per group."""
+    return geo.c == geo.f == geo.groups
+
+
+def is_thin(geo):
+    """Kernel-row products would be too thin (and there is more than one kernel row)."""
+    return geo.kh > 1 and geo.c // geo.groups * geo.kw < THIN
+
+
+def paths(geo):
+    """The paths of the forward pass and of the input gradient: names, for tables and tests."""
+    if is_depthwise(geo):
+        return "depthwise", "depthwise"
+    forward = "patch matrix" if is_thin(geo) else "kernel rows"
+    correlation = geo.sh == geo.sw == 1 and geo.c // geo.groups >= CORRELATION_CHANNELS
+    return forward, "correlation" if correlation else "scatter"
+
+
+def _merged(a, shape):
+    """``a.reshape(shape)``, refusing a copy: the engine writes through these views."""
+    view = a.reshape(shape)
+    if not np.may_share_memory(view, a):
+        raise AssertionError(f"conv engine: reshaping {a.shape} to {shape} would copy")
+    return view
+
+
+def _kernel_matrix(w, groups):
+    """``w`` (F, Cg, KH, KW) as (groups, F // groups, KH Cg KW), columns in (di, c, dj) order."""
+    f, cg, kh, kw = w.shape
+    w = w.reshape(groups, f // groups, cg, kh, kw).transpose(0, 1, 3, 2, 4)
+    return np.ascontiguousarray(w.reshape(groups, f // groups, kh * cg * kw))
+
+
+def _per_row(a, geo, channels):
+    """(channels, H', W', N) storage as (groups, channels // groups, H', W' N)."""
+    return a.reshape(geo.groups, channels // geo.groups, geo.ho, geo.wo * geo.n)
+
+
+def _columns(a, i0, i1):
+    """Rows ``i0:i1`` of a (groups, channels, H', W' N) array as (groups, channels, R W' N)."""
+    g, ch, _, m = a.shape
+    return _merged(a[:, :, i0:i1], (g, ch, (i1 - i0) * m))
+
+
+def _patch_matrix(rows, geo, r, buffer):
+    """Copy the KH kernel-row views of a chunk into one (groups, KH Cg KW, r W' N) matrix."""
+    k = geo.c // geo.groups * geo.kw
+    cols = r * geo.wo * geo.n
+    for di in range(geo.kh):
+        buffer[:, di, :, :cols] = kernel_row(rows, geo, di, r)
+    return _merged(buffer[..., :cols], (geo.groups, geo.kh * k, cols))
+
+
+def forward(xb, w, b, geo, chunk_bytes, dtype):
+    """Convolve ``xb`` (C, H, W, N); returns y stored (F, H', W', N), and the rows.
+
+    The rows are the unrolled input when it fitted in one chunk (the
+    backward pass reuses it), else None; always None for depthwise.
+    """
+    if is_depthwise(geo):
+        return depthwise_forward(xb, w, b, geo, dtype), None
+    g, fg, k = geo.groups, geo.f // geo.groups, geo.c // geo.groups * geo.kw
+    thin = is_thin(geo)
+    wk = _kernel_matrix(w.astype(dtype, copy=False), g)
+    y = np.empty((geo.f, geo.ho, geo.wo, geo.n), dtype)
+    y_rows = _per_row(y, geo, geo.f)
+    chunks = geo.chunks(y.itemsize, chunk_bytes, matrices=thin)
+    most = max(i1 - i0 for i0, i1 in chunks) * geo.wo * geo.n
+    if thin:
+        patches = np.empty((g, geo.kh, k, most), dtype)
+    else:
+        partial = np.empty((g, fg, most), dtype) if geo.kh > 1 else None
+    for i0, i1, rows in unrolled_chunks(xb, geo, chunks, dtype):
+        out = _columns(y_rows, i0, i1)
+        if thin:
+            np.matmul(wk, _patch_matrix(rows, geo, i1 - i0, patches), out=out)
+        else:
+            np.matmul(wk[..., :k], kernel_row(rows, geo, 0, i1 - i0), out=out)
+            for di in range(1, geo.kh):
+                term = np.matmul(wk[..., di * k: (di + 1) * k], kernel_row(rows, geo, di, i1 - i0),
+                                 out=partial[..., :out.shape[2]])
+                out += term
+        if b is not None:
+            out += b.astype(dtype, copy=False).reshape(g, fg, 1)
+    return y, (rows if len(chunks) == 1 else None)
+
+
+def weight_grad(xb, rows, dyb, geo, chunk_bytes, dtype):
+    """Gradient of the kernel, (F, C // groups, KH, KW), from the input and ``dyb`` (F, H', W', N).
+
+    ``rows`` is the whole unrolled input if the forward pass kept it, else
+    None and it is rebuilt from ``xb`` chunk by chunk.
+    """
+    if is_depthwise(geo):
+        return depthwise_weight_grad(xb, dyb, geo, dtype)
+    g, fg, cg = geo.groups, geo.f // geo.groups, geo.c // geo.groups
+    k, thin = cg * geo.kw, is_thin(geo)
+    total = np.empty((g, fg, geo.kh * k), dtype)
+    dy_rows = _per_row(dyb, geo, geo.f)
+    if rows is None:
+        chunks = geo.chunks(np.dtype(dtype).itemsize, chunk_bytes, matrices=thin)
+        pieces = unrolled_chunks(xb, geo, chunks, dtype)
+    else:
+        chunks, pieces = [(0, geo.ho)], [(0, geo.ho, rows)]
+    most = max(i1 - i0 for i0, i1 in chunks) * geo.wo * geo.n
+    patches = np.empty((g, geo.kh, k, most), dtype) if thin else None
+    part = np.empty_like(total)
+    for i0, i1, chunk in pieces:
+        target = total if i0 == 0 else part
+        dyc = _columns(dy_rows, i0, i1)
+        if thin:
+            np.matmul(dyc, _patch_matrix(chunk, geo, i1 - i0, patches).transpose(0, 2, 1),
+                      out=target)
+        else:
+            for di in range(geo.kh):
+                np.matmul(dyc, kernel_row(chunk, geo, di, i1 - i0).transpose(0, 2, 1),
+                          out=target[..., di * k: (di + 1) * k])
+        if i0:
+            total += part
+    total = total.reshape(g, fg, geo.kh, cg, geo.kw).transpose(0, 1, 3, 2, 4)
+    return np.ascontiguousarray(total.reshape(geo.f, cg, geo.kh, geo.kw))
+
+
+def _flipped(w, groups):
+    """The kernel of the input gradient: (F, Cg, KH, KW) -> (C, F // groups, KH, KW), flipped."""
+    f, cg, kh, kw = w.shape
+    w = w.reshape(groups, f // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    return w.reshape(groups * cg, f // groups, kh, kw)
+
+
+def input_grad(dyb, w, geo, chunk_bytes, dtype):
+    """Gradient of the input, stored (C, H, W, N), from ``dyb`` (F, H', W', N)."""
+    _, path = paths(geo)
+    if path == "depthwise":
+        return depthwise_input_grad(dyb, w, geo, dtype)
+    if path == "correlation":
+        full = ConvGeometry(geo.n, geo.f, geo.ho, geo.wo, geo.c, geo.kh, geo.kw, 1, 1,
+                            geo.dh * (geo.kh - 1) - geo.ph, geo.dw * (geo.kw - 1) - geo.pw,
+                            geo.dh, geo.dw, geo.groups)
+        return forward(dyb, _flipped(w, geo.groups), None, full, chunk_bytes, dtype)[0]
+    g, k = geo.groups, geo.c // geo.groups * geo.kw
+    wk_t = _kernel_matrix(w.astype(dtype, copy=False), g).transpose(0, 2, 1)  # (g, KH k, Fg)
+    dy_rows = _per_row(dyb, geo, geo.f)
+    dx = np.zeros((geo.c, geo.h, geo.w, geo.n), dtype)
+    chunks = geo.chunks(np.dtype(dtype).itemsize, chunk_bytes, matrices=True)
+    most = max(i1 - i0 for i0, i1 in chunks)
+    patches = np.empty((g, geo.kh * k, most * geo.wo * geo.n), dtype)
+    buffer = unrolled_buffer(geo, most, dtype)
+    for i0, i1 in chunks:
+        r = i1 - i0
+        dyc = _columns(dy_rows, i0, i1)
+        d_patches = np.matmul(wk_t, dyc, out=patches[..., :dyc.shape[2]])
+        d_rows = chunk_rows(buffer, geo, i0, i1)
+        d_rows[...] = 0
+        for di in range(geo.kh):
+            target = kernel_row(d_rows, geo, di, r)
+            target += d_patches[:, di * k: (di + 1) * k]
+        fold_rows(d_rows, geo, i0, dx)
+    return dx
+
+
+def _padded(xb, geo, dtype):
+    """``xb`` (C, H, W, N) with ``ph`` zero rows and ``pw`` zero columns on each side."""
+    if geo.ph == geo.pw == 0:
+        return xb.astype(dtype, copy=False)
+    xp = np.zeros((geo.c, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw, geo.n), dtype)
+    xp[:, geo.ph: geo.ph + geo.h, geo.pw: geo.pw + geo.w] = xb
+    return xp
+
+
+def _taps(geo):
+    """For each kernel offset: ``(di, dj)`` and the slice of the padded input it sees."""
+    for di in range(geo.kh):
+        r0 = di * geo.dh
+        rows = slice(r0, r0 + (geo.ho - 1) * geo.sh + 1, geo.sh)
+        for dj in range(geo.kw):
+            c0 = dj * geo.dw
+            yield di, dj, (slice(None), rows, slice(c0, c0 + (geo.wo - 1) * geo.sw + 1, geo.sw))
+
+
+def depthwise_forward(xb, w, b, geo, dtype):
+    """Depthwise convolution as ``KH KW`` shifted slices times per-channel weights, added up."""
+    xp = _padded(xb, geo, dtype)
+    wt = w.astype(dtype, copy=False).reshape(geo.c, geo.kh, geo.kw)
+    y = np.empty((geo.c, geo.ho, geo.wo, geo.n), dtype)
+    term = np.empty_like(y)
+    for di, dj, where in _taps(geo):
+        weight = wt[:, di, dj].reshape(-1, 1, 1, 1)
+        if di == dj == 0:
+            np.multiply(xp[where], weight, out=y)
+        else:
+            y += np.multiply(xp[where], weight, out=term)
+    if b is not None:
+        y += b.astype(dtype, copy=False).reshape(-1, 1, 1, 1)
+    return y
+
+
+def depthwise_weight_grad(xb, dyb, geo, dtype):
+    """Kernel gradient of a depthwise convolution: each tap's slice against ``dy``, summed."""
+    xp = _padded(xb, geo, dtype)
+    dyb = dyb.astype(dtype, copy=False)
+    dw = np.empty((geo.c, geo.kh, geo.kw), dtype)
+    for di, dj, where in _taps(geo):
+        dw[:, di, dj] = np.einsum("chwn,chwn->c", xp[where], dyb)
+    return dw.reshape(geo.c, 1, geo.kh, geo.kw)
+
+
+def depthwise_input_grad(dyb, w, geo, dtype):
+    """Input gradient of a depthwise convolution: ``dy`` times each tap's weight, added back."""
+    wt = w.astype(dtype, copy=False).reshape(geo.c, geo.kh, geo.kw)
+    dxp = np.zeros((geo.c, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw, geo.n), dtype)
+    term = np.empty(dyb.shape, dtype)
+    for di, dj, where in _taps(geo):
+        dxp[where] += np.multiply(dyb, wt[:, di, dj].reshape(-1, 1, 1, 1), out=term)
+    if geo.ph == geo.pw == 0:
+        return dxp
+    return np.ascontiguousarray(dxp[:, geo.ph: geo.ph + geo.h, geo.pw: geo.pw + geo.w])
