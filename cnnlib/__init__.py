@@ -15,6 +15,7 @@ from cnnlib.optim import SGD, Adam
 from cnnlib.parallel import DataParallel
 from cnnlib.tools import gradcheck, shapes
 from cnnlib.tools.shapes import receptive_field, summary
+from cnnlib.nn.module import no_grad
 
 __all__ = [
     "data", "functional", "gradcheck", "init", "models", "nn", "parallel", "shapes", "tools",
@@ -24,4 +25,5 @@ __all__ = [
     "ReLU", "CrossEntropyLoss", "MSELoss", "NLLLoss", "Module", "Sequential", "BatchNorm2d",
     "Dropout", "SGD", "Adam", "ResidualBlock", "receptive_field", "summary",
     "AdaptiveAvgPool2d", "Bottleneck", "Branches", "ConvTranspose2d",
+    "no_grad",
 ]

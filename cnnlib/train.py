@@ -11,6 +11,7 @@ import numpy as np
 
 from cnnlib.checks import check_int, check_number, check_real, check_rng, readable_by_all
 from cnnlib.losses import check_labels
+from cnnlib.nn.module import no_grad
 from cnnlib.parallel import DataParallel
 
 
@@ -87,6 +88,9 @@ def _check_batch_size(name, batch_size):
 def predict(model, x, *, batch_size=256):
     """Model outputs for ``x`` in evaluation mode, batch by batch; the mode is restored.
 
+    The forward passes run under :func:`cnnlib.nn.module.no_grad`, so the
+    layers keep nothing for a backward pass (no copies of their inputs).
+
     Parameters
     ----------
     x : ndarray, shape (N, ...)
@@ -102,9 +106,10 @@ def predict(model, x, *, batch_size=256):
     was_training = model.training
     model.eval()
     try:
-        parts = [model.forward(x[idx]) for idx in batches(len(x), batch_size)]
-        if not parts:
-            return model.forward(x)
+        with no_grad():  # nothing is kept for a backward pass
+            parts = [model.forward(x[idx]) for idx in batches(len(x), batch_size)]
+            if not parts:
+                return model.forward(x)
         return np.concatenate(parts)
     finally:
         model.train(was_training)
