@@ -94,6 +94,7 @@ def test_layer_uses_the_module_budget(monkeypatch):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, 8, 10, 10))
     results = []
+    monkeypatch.setattr(conv, "BUDGET_PER_LAYER_BYTES", WHOLE)
     for budget in (WHOLE, 1):
         monkeypatch.setattr(conv, "CHUNK_BYTES", budget)
         layer = cnnlib.Conv2d(8, 8, 3, padding=1, dilation=(1, 2), rng=np.random.default_rng(0))
@@ -104,6 +105,20 @@ def test_layer_uses_the_module_budget(monkeypatch):
         results.append((np.array(y), dx, layer.grads["weight"], layer.grads["bias"]))
     for got, expected in zip(*results):
         close64(got, expected)
+
+
+def test_small_layers_get_a_budget_in_proportion():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 16, 9, 9))
+    layer = cnnlib.Conv2d(16, 4, 3, rng=rng)
+    arrays = x.nbytes + 2 * 4 * 7 * 7 * 8
+    geo = conv_geometry("test", x.shape, (4, 16, 3, 3), 1, 0, 1, 1)
+    assert conv._budget(None, geo, 8) == conv.BUDGET_PER_LAYER_BYTES * arrays < conv.CHUNK_BYTES
+    assert conv._budget(123, geo, 8) == 123
+    big = conv_geometry("test", (64, 64, 64, 64), (64, 64, 3, 3), 1, 1, 1, 1)
+    assert conv._budget(None, big, 4) == conv.CHUNK_BYTES
+    layer.forward(x)
+    assert layer._saved.rows is not None  # one chunk: the unrolled rows are kept
 
 
 def test_chunking_bounds_the_memory():

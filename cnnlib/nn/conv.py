@@ -63,10 +63,21 @@ def check_conv_args(x, w, b, groups=1, *, name="conv2d"):
     return x, w, b
 
 
-def _budget(chunk_bytes):
-    if chunk_bytes is None:
-        return CHUNK_BYTES
-    return check_int("conv2d: chunk_bytes", chunk_bytes)
+BUDGET_PER_LAYER_BYTES = 4
+"""The default budget is at most this many times the bytes of a layer's input plus output."""
+
+
+def _budget(chunk_bytes, geo, itemsize):
+    """``chunk_bytes`` if given; else :data:`CHUNK_BYTES`, or less for a small layer.
+
+    A layer's buffers should stay in proportion to its arrays: the default
+    is at most ``BUDGET_PER_LAYER_BYTES`` times the bytes of the input plus
+    the output.
+    """
+    if chunk_bytes is not None:
+        return check_int("conv2d: chunk_bytes", chunk_bytes)
+    arrays = geo.n * (geo.c * geo.h * geo.w + geo.f * geo.ho * geo.wo) * itemsize
+    return min(CHUNK_BYTES, BUDGET_PER_LAYER_BYTES * arrays)
 
 
 def _batch_last(x):
@@ -146,7 +157,8 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1,
     geo = conv_geometry(name, x.shape, w.shape, stride, padding, dilation, groups)
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
     xb = _batch_last(x)
-    y, rows = forward(xb, w, b, geo, _budget(chunk_bytes), dtype)
+    budget = _budget(chunk_bytes, geo, np.dtype(dtype).itemsize)
+    y, rows = forward(xb, w, b, geo, budget, dtype)
     saved = None
     if save and rows is not None:
         saved = SavedInput(geo, rows=rows)
@@ -198,8 +210,8 @@ def conv2d_backward_from_saved(dy, saved, w, *, needs_input_grad=True, chunk_byt
     """
     geo = saved.geometry
     dyb = _checked_gradient("conv2d_backward", dy, (geo.n, geo.f, geo.ho, geo.wo))
-    budget = _budget(chunk_bytes)
     dtype = np.result_type(dyb, saved.rows if saved.xb is None else saved.xb, w)
+    budget = _budget(chunk_bytes, geo, np.dtype(dtype).itemsize)
     db = dyb.sum(axis=(1, 2, 3))
     dw = weight_grad(saved.xb, saved.rows, dyb, geo, budget, dtype)
     dx = batch_first(input_grad(dyb, w, geo, budget, dtype)) if needs_input_grad else None
@@ -273,7 +285,7 @@ def conv_transpose2d_forward(x, w, b=None, *, stride=1, padding=0, output_paddin
     geo = transpose_geometry(name, x.shape, w.shape, stride, padding, output_padding)
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
     xb = _batch_last(x)
-    y = input_grad(xb, w, geo, _budget(chunk_bytes), dtype)
+    y = input_grad(xb, w, geo, _budget(chunk_bytes, geo, np.dtype(dtype).itemsize), dtype)
     if b is not None:
         y += b.astype(dtype, copy=False).reshape(-1, 1, 1, 1)
     saved = SavedInput(geo, xb if xb.base is None else xb.copy()) if save else None
@@ -320,8 +332,8 @@ def conv_transpose2d_backward_from_saved(dy, saved, w, *, needs_input_grad=True,
     """
     geo = saved.geometry
     dyb = _checked_gradient("conv_transpose2d_backward", dy, (geo.n, geo.c, geo.h, geo.w))
-    budget = _budget(chunk_bytes)
     dtype = np.result_type(dyb, saved.xb, w)
+    budget = _budget(chunk_bytes, geo, np.dtype(dtype).itemsize)
     db = dyb.sum(axis=(1, 2, 3))
     dw = weight_grad(dyb, None, saved.xb, geo, budget, dtype)
     dx = None
