@@ -60,10 +60,13 @@ def flops(spec):
 def cnnlib_rows(labels, repeat):
     """{label: [seconds, peak / (in + out), path]} for cnnlib, in this process."""
     import cnnlib
-    from cnnlib.nn.conv_engine import paths
-    from cnnlib.nn.unroll import conv_geometry
     from cnnlib.nn.windows import batch_innermost
     from cnnlib.tools.timing import peak_memory
+    try:
+        from cnnlib.nn.conv_engine import paths
+        from cnnlib.nn.unroll import conv_geometry
+    except ImportError:  # a cnnlib from before the engine's paths: no path column
+        paths = None
 
     rng = np.random.default_rng(0)
     out = {}
@@ -88,7 +91,7 @@ def cnnlib_rows(labels, repeat):
 
         fresh = build()
         peak = peak_memory(lambda: (fresh.forward(x), fresh.backward(dy))) / (x.nbytes + y.nbytes)
-        path = "transposed" if transposed else "/".join(
+        path = "transposed" if transposed else "" if paths is None else "/".join(
             paths(conv_geometry("", x.shape, layer.params["weight"].shape, s, p, d, g)))
         out[label] = [harness.median_time(step, repeat), peak, path]
     return out

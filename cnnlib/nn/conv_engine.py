@@ -96,10 +96,11 @@ def forward(xb, w, b, geo, chunk_bytes, dtype):
     """Convolve ``xb`` (C, H, W, N); returns y stored (F, H', W', N), and the rows.
 
     The rows are the unrolled input when it fitted in one chunk (the
-    backward pass reuses it), else None; always None for depthwise.
+    backward pass reuses it), else None; for depthwise, the padded input.
     """
     if is_depthwise(geo):
-        return depthwise_forward(xb, w, b, geo, dtype), None
+        xp = _padded(xb, geo, dtype)
+        return depthwise_forward(xp, w, b, geo, dtype), xp
     g, fg, k = geo.groups, geo.f // geo.groups, geo.c // geo.groups * geo.kw
     thin = is_thin(geo)
     wk = _kernel_matrix(w.astype(dtype, copy=False), g)
@@ -129,11 +130,12 @@ def forward(xb, w, b, geo, chunk_bytes, dtype):
 def weight_grad(xb, rows, dyb, geo, chunk_bytes, dtype):
     """Gradient of the kernel, (F, C // groups, KH, KW), from the input and ``dyb`` (F, H', W', N).
 
-    ``rows`` is the whole unrolled input if the forward pass kept it, else
-    None and it is rebuilt from ``xb`` chunk by chunk.
+    ``rows`` is the whole unrolled input (the padded input for depthwise) if
+    the forward pass kept it, else None and it is rebuilt from ``xb``.
     """
     if is_depthwise(geo):
-        return depthwise_weight_grad(xb, dyb, geo, dtype)
+        xp = _padded(xb, geo, dtype) if rows is None else rows
+        return depthwise_weight_grad(xp, dyb, geo, dtype)
     g, fg, cg = geo.groups, geo.f // geo.groups, geo.c // geo.groups
     k, thin = cg * geo.kw, is_thin(geo)
     total = np.empty((g, fg, geo.kh * k), dtype)
@@ -200,10 +202,20 @@ def input_grad(dyb, w, geo, chunk_bytes, dtype):
     return dx
 
 
+DEPTHWISE_BLOCK_BYTES = 2 ** 19
+"""Depthwise convolutions work through channels in blocks of about this many bytes (a cache's worth)."""
+
+
+def _channel_blocks(geo, itemsize):
+    """Slices of channels whose padded input and output fit in :data:`DEPTHWISE_BLOCK_BYTES`."""
+    padded = (geo.h + 2 * geo.ph) * (geo.w + 2 * geo.pw)
+    per_channel = (padded + 2 * geo.ho * geo.wo) * geo.n * itemsize
+    step = max(1, DEPTHWISE_BLOCK_BYTES // per_channel)
+    return [slice(c, min(c + step, geo.c)) for c in range(0, geo.c, step)]
+
+
 def _padded(xb, geo, dtype):
-    """``xb`` (C, H, W, N) with ``ph`` zero rows and ``pw`` zero columns on each side."""
-    if geo.ph == geo.pw == 0:
-        return xb.astype(dtype, copy=False)
+    """A new array: ``xb`` (C, H, W, N) with ``ph`` zero rows and ``pw`` zero columns on each side."""
     xp = np.zeros((geo.c, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw, geo.n), dtype)
     xp[:, geo.ph: geo.ph + geo.h, geo.pw: geo.pw + geo.w] = xb
     return xp
@@ -219,40 +231,53 @@ def _taps(geo):
             yield di, dj, (slice(None), rows, slice(c0, c0 + (geo.wo - 1) * geo.sw + 1, geo.sw))
 
 
-def depthwise_forward(xb, w, b, geo, dtype):
-    """Depthwise convolution as ``KH KW`` shifted slices times per-channel weights, added up."""
-    xp = _padded(xb, geo, dtype)
+def depthwise_forward(xp, w, b, geo, dtype):
+    """Depthwise convolution of the padded input ``xp``: ``KH KW`` shifted slices times
+    per-channel weights, added up, a block of channels at a time (so that the slices are
+    read from the cache)."""
     wt = w.astype(dtype, copy=False).reshape(geo.c, geo.kh, geo.kw)
     y = np.empty((geo.c, geo.ho, geo.wo, geo.n), dtype)
-    term = np.empty_like(y)
-    for di, dj, where in _taps(geo):
-        weight = wt[:, di, dj].reshape(-1, 1, 1, 1)
-        if di == dj == 0:
-            np.multiply(xp[where], weight, out=y)
-        else:
-            y += np.multiply(xp[where], weight, out=term)
+    blocks = _channel_blocks(geo, np.dtype(dtype).itemsize)
+    term = np.empty((max(b.stop - b.start for b in blocks), geo.ho, geo.wo, geo.n), dtype)
+    for block in blocks:
+        out, x_block = y[block], xp[block]
+        for di, dj, where in _taps(geo):
+            weight = wt[block, di, dj].reshape(-1, 1, 1, 1)
+            if di == dj == 0:
+                np.multiply(x_block[where], weight, out=out)
+            else:
+                out += np.multiply(x_block[where], weight, out=term[:len(out)])
     if b is not None:
         y += b.astype(dtype, copy=False).reshape(-1, 1, 1, 1)
     return y
 
 
-def depthwise_weight_grad(xb, dyb, geo, dtype):
-    """Kernel gradient of a depthwise convolution: each tap's slice against ``dy``, summed."""
-    xp = _padded(xb, geo, dtype)
+def depthwise_weight_grad(xp, dyb, geo, dtype):
+    """Kernel gradient of a depthwise convolution: each tap's slice of the padded input ``xp``
+    against ``dy``, summed."""
     dyb = dyb.astype(dtype, copy=False)
     dw = np.empty((geo.c, geo.kh, geo.kw), dtype)
-    for di, dj, where in _taps(geo):
-        dw[:, di, dj] = np.einsum("chwn,chwn->c", xp[where], dyb)
+    for block in _channel_blocks(geo, np.dtype(dtype).itemsize):
+        x_block, dy_block = xp[block], dyb[block]
+        for di, dj, where in _taps(geo):
+            dw[block, di, dj] = np.einsum("chwn,chwn->c", x_block[where], dy_block)
     return dw.reshape(geo.c, 1, geo.kh, geo.kw)
 
 
 def depthwise_input_grad(dyb, w, geo, dtype):
     """Input gradient of a depthwise convolution: ``dy`` times each tap's weight, added back."""
     wt = w.astype(dtype, copy=False).reshape(geo.c, geo.kh, geo.kw)
-    dxp = np.zeros((geo.c, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw, geo.n), dtype)
-    term = np.empty(dyb.shape, dtype)
-    for di, dj, where in _taps(geo):
-        dxp[where] += np.multiply(dyb, wt[:, di, dj].reshape(-1, 1, 1, 1), out=term)
-    if geo.ph == geo.pw == 0:
-        return dxp
-    return np.ascontiguousarray(dxp[:, geo.ph: geo.ph + geo.h, geo.pw: geo.pw + geo.w])
+    dx = np.empty((geo.c, geo.h, geo.w, geo.n), dtype)
+    blocks = _channel_blocks(geo, np.dtype(dtype).itemsize)
+    most = max(b.stop - b.start for b in blocks)
+    buffer = np.empty((most, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw, geo.n), dtype)
+    term = np.empty((most, geo.ho, geo.wo, geo.n), dtype)
+    for block in blocks:
+        count = block.stop - block.start
+        dxp = buffer[:count]
+        dxp[...] = 0
+        for di, dj, where in _taps(geo):
+            weight = wt[block, di, dj].reshape(-1, 1, 1, 1)
+            dxp[where] += np.multiply(dyb[block], weight, out=term[:count])
+        dx[block] = dxp[:, geo.ph: geo.ph + geo.h, geo.pw: geo.pw + geo.w]
+    return dx
