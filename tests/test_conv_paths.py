@@ -1,5 +1,5 @@
-"""Each path of the convolution engine against the loops: depthwise, patch matrix, kernel rows,
-correlation and scattered input gradients, at chunk boundaries."""
+"""Each path of the convolution engine against the loops: depthwise (rows and direct), patch
+matrix, kernel rows, correlation and scattered input gradients, at chunk boundaries."""
 
 import numpy as np
 import pytest
@@ -23,8 +23,9 @@ CASES = [
     ((2, 20, 7, 6), (5, 20, 1, 1), 2, 0, 1, 1, ("kernel rows", "scatter")),
     ((1, 8, 9, 7), (8, 4, 5, 5), 1, 2, 1, 2, ("patch matrix", "scatter")),
     ((2, 6, 9, 9), (6, 1, 3, 3), 2, 1, 2, 6, ("depthwise", "depthwise")),
-    ((2, 4, 8, 7), (4, 1, 5, 5), 1, 2, 1, 4, ("depthwise", "depthwise")),
-    ((3, 5, 6, 6), (5, 1, 3, 1), (1, 2), (0, 1), 1, 5, ("depthwise", "depthwise")),
+    ((2, 4, 8, 7), (4, 1, 5, 5), 1, 2, 1, 4, ("depthwise rows", "correlation")),
+    ((3, 5, 6, 6), (5, 1, 3, 1), (1, 2), (0, 1), (1, 2), 5, ("depthwise rows", "depthwise")),
+    ((2, 3, 7, 9), (3, 1, 3, 3), 1, 0, (2, 1), 3, ("depthwise", "depthwise")),
 ]
 IDS = [f"{c[6][0]}-{c[6][1]}-{i}" for i, c in enumerate(CASES)]
 

@@ -187,6 +187,7 @@ ENGINE_PATHS = {
     "kernel rows, correlation, unpadded": ((2, 16, 7, 9), (6, 16, 5, 5), 1, 0, 1, 1),
     "kernel rows, scatter": ((2, 16, 8, 7), (6, 16, 3, 2), 2, 1, (1, 2), 1),
     "depthwise": ((2, 6, 9, 9), (6, 1, 3, 3), 2, 1, 2, 6),
+    "depthwise rows, correlation": ((2, 6, 9, 8), (6, 1, 5, 5), 1, 1, (1, 2), 6),
 }
 
 

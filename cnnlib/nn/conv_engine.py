@@ -27,9 +27,10 @@ only on its shape:
 """
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-from cnnlib.nn.unroll import (ConvGeometry, chunk_rows, fold_rows, kernel_row, unrolled_buffer,
-                              unrolled_chunks)
+from cnnlib.nn.unroll import (ConvGeometry, chunk_rows, fold_rows, kernel_row, unroll_rows,
+                              unrolled_buffer, unrolled_chunks)
 
 THIN = 32
 """A layer with ``C // groups * KW`` below this multiplies one copied patch matrix per chunk."""
@@ -48,10 +49,17 @@ def is_thin(geo):
     return geo.kh > 1 and geo.c // geo.groups * geo.kw < THIN
 
 
+def has_row_windows(geo):
+    """Consecutive output rows read consecutive input rows (stride and dilation 1 along H)."""
+    return geo.sh == geo.dh == 1
+
+
 def paths(geo):
     """The paths of the forward pass and of the input gradient: names, for tables and tests."""
     if is_depthwise(geo):
-        return "depthwise", "depthwise"
+        if not has_row_windows(geo):
+            return "depthwise", "depthwise"
+        return "depthwise rows", "correlation" if geo.sw == 1 else "depthwise"
     forward = "patch matrix" if is_thin(geo) else "kernel rows"
     correlation = geo.sh == geo.sw == 1 and geo.c // geo.groups >= CORRELATION_CHANNELS
     return forward, "correlation" if correlation else "scatter"
@@ -98,6 +106,8 @@ def forward(xb, w, b, geo, chunk_bytes, dtype):
     The rows are the unrolled input when it fitted in one chunk (the
     backward pass reuses it), else None; for depthwise, the padded input.
     """
+    if is_depthwise(geo) and has_row_windows(geo):
+        return depthwise_rows_forward(xb, w, b, geo, chunk_bytes, dtype)
     if is_depthwise(geo):
         xp = _padded(xb, geo, dtype)
         return depthwise_forward(xp, w, b, geo, dtype), xp
@@ -133,6 +143,8 @@ def weight_grad(xb, rows, dyb, geo, chunk_bytes, dtype):
     ``rows`` is the whole unrolled input (the padded input for depthwise) if
     the forward pass kept it, else None and it is rebuilt from ``xb``.
     """
+    if is_depthwise(geo) and has_row_windows(geo):
+        return depthwise_rows_weight_grad(xb, rows, dyb, geo, chunk_bytes, dtype)
     if is_depthwise(geo):
         xp = _padded(xb, geo, dtype) if rows is None else rows
         return depthwise_weight_grad(xp, dyb, geo, dtype)
@@ -212,6 +224,71 @@ def _channel_blocks(geo, itemsize):
     per_channel = (padded + 2 * geo.ho * geo.wo) * geo.n * itemsize
     step = max(1, DEPTHWISE_BLOCK_BYTES // per_channel)
     return [slice(c, min(c + step, geo.c)) for c in range(0, geo.c, step)]
+
+
+def _row_major_buffer(geo, most_rows, dtype):
+    """Unrolled rows stored row by row, (groups, M, Cg, KW, W', N), and the
+    (groups, Cg, KW, 1, M, W', N) view of it that :func:`~cnnlib.nn.unroll.unroll_rows` fills."""
+    m, size = geo.rows_per_phase(most_rows), geo.wo * geo.n
+    pad = max(1, 64 // np.dtype(dtype).itemsize)  # see unrolled_buffer: no power-of-two strides
+    shape = (geo.groups, m, geo.c // geo.groups, geo.kw)
+    storage = np.empty((*shape, size + pad), dtype)[..., :size].reshape(*shape, geo.wo, geo.n)
+    return storage, storage.transpose(0, 2, 3, 1, 4, 5)[:, :, :, None]
+
+
+def _row_windows(storage, geo, r):
+    """The im2col matrix of each of ``r`` output rows, (groups, r, KH Cg KW, W' N), as a view.
+
+    Stored row by row, the KH input rows that output row i reads are one
+    block of consecutive numbers (this needs stride and dilation 1 along H).
+    """
+    windows = sliding_window_view(storage, geo.kh, axis=1)[:, :r]
+    blocks = np.moveaxis(windows, -1, 2)  # (g, r, KH, Cg, KW, W', N)
+    k = geo.kh * geo.c // geo.groups * geo.kw
+    return _merged(blocks, (geo.groups, r, k, geo.wo * geo.n))
+
+
+def _row_major_chunks(xb, geo, chunk_bytes, dtype):
+    """Yield ``(i0, i1, storage)`` for each chunk of output rows, its rows unrolled row by row."""
+    chunks = geo.chunks(np.dtype(dtype).itemsize, chunk_bytes)
+    storage, view = _row_major_buffer(geo, max(i1 - i0 for i0, i1 in chunks), dtype)
+    for i0, i1 in chunks:
+        m = geo.rows_per_phase(i1 - i0)
+        unroll_rows(xb, geo, i0, view[:, :, :, :, :m])
+        yield i0, i1, storage[:, :m]
+
+
+def depthwise_rows_forward(xb, w, b, geo, chunk_bytes, dtype):
+    """Depthwise convolution with stride 1 down the rows: one matrix-vector product per
+    channel and output row, over its KH KW patch rows, which are a view of the unrolled input.
+
+    Returns y stored (C, H', W', N), and the unrolled rows if they fitted in one chunk.
+    """
+    g, k = geo.groups, geo.kh * geo.kw
+    wk = np.ascontiguousarray(w.astype(dtype, copy=False).reshape(g, 1, 1, k))  # for the BLAS
+    y = np.empty((geo.c, geo.ho, geo.wo, geo.n), dtype)
+    y_rows = y.reshape(g, geo.ho, 1, geo.wo * geo.n)
+    count = 0
+    for i0, i1, storage in _row_major_chunks(xb, geo, chunk_bytes, dtype):
+        np.matmul(wk, _row_windows(storage, geo, i1 - i0), out=y_rows[:, i0:i1])
+        count += 1
+    if b is not None:
+        y += b.astype(dtype, copy=False).reshape(-1, 1, 1, 1)
+    return y, (storage if count == 1 else None)
+
+
+def depthwise_rows_weight_grad(xb, rows, dyb, geo, chunk_bytes, dtype):
+    """Kernel gradient of :func:`depthwise_rows_forward`: ``dy`` of each output row against
+    its patch rows, summed over the rows."""
+    g = geo.groups
+    dy_rows = dyb.reshape(g, geo.ho, 1, geo.wo * geo.n)
+    pieces = [(0, geo.ho, rows)] if rows is not None else _row_major_chunks(
+        xb, geo, chunk_bytes, dtype)
+    total = np.zeros((g, geo.kh * geo.kw), dtype)
+    for i0, i1, storage in pieces:
+        patches = _row_windows(storage, geo, i1 - i0).transpose(0, 1, 3, 2)
+        total += np.matmul(dy_rows[:, i0:i1], patches)[:, :, 0].sum(axis=1)
+    return total.reshape(geo.c, 1, geo.kh, geo.kw)
 
 
 def _padded(xb, geo, dtype):
