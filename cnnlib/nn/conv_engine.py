@@ -5,10 +5,15 @@ Arrays here are stored batch innermost, (C, H, W, N) (see
 :mod:`cnnlib.nn.unroll` describes. Which path a convolution takes depends
 only on its shape:
 
-* **Depthwise** (one input and one output channel per group): no matrix
-  products, which would have one row each. The output is ``KH KW`` shifted
-  slices of the padded input, each times its channel's weight, added up; the
-  gradients are the same slices against ``dy``.
+* **Depthwise** (one input and one output channel per group), where a matrix
+  product would have a single row. With stride and dilation 1 down the rows,
+  the input is unrolled row by row instead of channel by channel, so that the
+  ``KH KW`` patch rows of each output row are one view, and each channel and
+  output row is one matrix-vector product (``depthwise rows``); its input
+  gradient is the correlation below. Otherwise (stride 2, dilation) the
+  output is ``KH KW`` shifted slices of the padded input, each times its
+  channel's weight, added up a block of channels at a time; the gradients
+  are the same slices against ``dy``.
 * Otherwise the **forward pass** and the **weight gradient** are matrix
   products over a chunk of output rows at a time: KH products per chunk, one
   per kernel row, each over a view of the unrolled rows
