@@ -82,16 +82,6 @@ def describe(layer):
     return f"maxpool {kh}x{kw}" + (" ceil" if layer.ceil_mode else "")
 
 
-def timed_layers(model):
-    """(position, label, input shape) of each convolution and pooling layer."""
-    shape, out = (BATCH, 1, 28, 28), []
-    for i, layer in enumerate(model):
-        if type(layer).__name__ in ("Conv2d", "MaxPool2d"):
-            out.append((i, f"{i} {describe(layer)}, input {shape[2]}x{shape[3]}", shape))
-        shape = layer.out_shape(shape)
-    return out
-
-
 def epoch_batches(rng):
     n = EPOCH_STEPS_TIMED * BATCH
     return rng.random((n, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, n), rng.permutation(n)
@@ -131,9 +121,9 @@ def cnnlib_letters(threads):
                 layer.forward(h)
                 layer.backward(dy)
 
-            fwd = harness.median_time(lambda: layer.forward(h), REPEAT) if name == "Conv2d" else None
-            naive = None
+            fwd = naive = None
             if name == "Conv2d":
+                fwd = harness.median_time(lambda: layer.forward(h), REPEAT)
                 start = time.perf_counter()
                 conv2d_naive(h[:NAIVE_IMAGES], layer.params["weight"], layer.params["bias"])
                 naive = (time.perf_counter() - start) * BATCH / NAIVE_IMAGES

@@ -1,4 +1,4 @@
-"""The convolution engine: matrix products over unrolled rows, the scattered input gradient, direct depthwise.
+"""The convolution engine: products over unrolled rows, a scattered input gradient, depthwise paths.
 
 Arrays here are stored batch innermost, (C, H, W, N) (see
 :mod:`cnnlib.nn.windows`), and the unrolled rows are laid out as
@@ -220,7 +220,7 @@ def input_grad(dyb, w, geo, chunk_bytes, dtype):
 
 
 DEPTHWISE_BLOCK_BYTES = 2 ** 19
-"""Depthwise convolutions work through channels in blocks of about this many bytes (a cache's worth)."""
+"""The direct depthwise path works through channels in blocks of about this many bytes."""
 
 
 def _channel_blocks(geo, itemsize):
@@ -297,7 +297,7 @@ def depthwise_rows_weight_grad(xb, rows, dyb, geo, chunk_bytes, dtype):
 
 
 def _padded(xb, geo, dtype):
-    """A new array: ``xb`` (C, H, W, N) with ``ph`` zero rows and ``pw`` zero columns on each side."""
+    """A new array: ``xb`` (C, H, W, N) with ``ph`` zero rows and ``pw`` zero columns each side."""
     xp = np.zeros((geo.c, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw, geo.n), dtype)
     xp[:, geo.ph: geo.ph + geo.h, geo.pw: geo.pw + geo.w] = xb
     return xp
