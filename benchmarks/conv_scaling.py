@@ -1,114 +1,187 @@
-"""One convolution layer, forward and backward in float32, from the course's maps to ImageNet's.
+"""One convolution layer, forward and backward in float32, over the shapes courses and networks use.
 
 Each row times ``layer.forward(x)`` followed by ``layer.backward(dy)``
-(input, weight and bias gradients) in cnnlib and in PyTorch CPU, in
-alternating blocks in one process, and prints the medians, their ratio and
-the GFLOP/s of both (3 x 2 x MACs: forward, weight gradient and input
-gradient). "peak / (in+out)" is the most memory cnnlib's call holds at once
-(tracemalloc, which sees NumPy's allocations), over the bytes of the input
-plus the output. Each library gets its input in the layout its previous
-layer would produce: batch innermost for cnnlib (see
-:mod:`cnnlib.nn.windows`), C-contiguous NCHW for PyTorch; the stem rows get
-a plain NCHW batch in both. Run alone with ``python benchmarks/conv_scaling.py``.
+(input, weight and bias gradients) in cnnlib and in PyTorch CPU, each
+library in a process of its own (see :mod:`harness`), and prints the medians,
+the median of the per-round ratios and the GFLOP/s of both (3 x 2 x MACs:
+forward, weight gradient and input gradient). "path" is the route cnnlib's
+engine takes (forward / input gradient, see :mod:`cnnlib.nn.conv_engine`).
+"peak/(in+out)" is the most memory cnnlib's call holds at once (tracemalloc,
+which sees NumPy's allocations), over the bytes of the input plus the
+output. Each library gets its input in the layout its previous layer would
+produce: batch innermost for cnnlib (see :mod:`cnnlib.nn.windows`),
+C-contiguous NCHW for PyTorch; the stem rows get a plain NCHW batch in both.
+Run alone with ``python benchmarks/conv_scaling.py``.
 """
+
+import argparse
+import statistics
+import sys
 
 import numpy as np
 
-import cnnlib
-from cnnlib.nn.windows import batch_innermost
-from cnnlib.tools.timing import paired_medians, peak_memory
+import harness
 
-REPEAT = 10
+REPEAT = 7
 
-# (label, N, C_in, H, C_out, kernel, stride, padding, groups, transposed, stem)
-ROWS = [
-    ("64x32x13^2, 3x3", 64, 32, 13, 64, 3, 1, 1, 1, False, False),
-    ("32x64x32^2, 3x3", 32, 64, 32, 64, 3, 1, 1, 1, False, False),
-    ("16x64x64^2, 3x3", 16, 64, 64, 64, 3, 1, 1, 1, False, False),
-    ("8x64x128^2, 3x3", 8, 64, 128, 64, 3, 1, 1, 1, False, False),
-    ("8x3x224^2, 7x7 s2 p3", 8, 3, 224, 64, 7, 2, 3, 1, False, True),
-    ("32x64x32^2, depthwise 3x3", 32, 64, 32, 64, 3, 1, 1, 64, False, False),
-    ("16x64x32^2, transposed 4x4 s2", 16, 64, 32, 32, 4, 2, 1, 1, True, False),
-]
+# label: (N, C_in, H, C_out, kernel, stride, padding, dilation, groups, transposed, stem)
+ROWS = {
+    "64x32x13^2 3x3 p1": (64, 32, 13, 64, 3, 1, 1, 1, 1, False, False),
+    "64x32x13^2 3x3 p0 (letters)": (64, 32, 13, 64, 3, 1, 0, 1, 1, False, False),
+    "32x64x32^2 3x3": (32, 64, 32, 64, 3, 1, 1, 1, 1, False, False),
+    "16x64x64^2 3x3": (16, 64, 64, 64, 3, 1, 1, 1, 1, False, False),
+    "4x64x128^2 3x3": (4, 64, 128, 64, 3, 1, 1, 1, 1, False, False),
+    "8x3x224^2 7x7 s2 p3 (stem)": (8, 3, 224, 64, 7, 2, 3, 1, 1, False, True),
+    "32x3x32^2 3x3 ->64": (32, 3, 32, 64, 3, 1, 1, 1, 1, False, True),
+    "16x3x64^2 7x7 p3 ->64": (16, 3, 64, 64, 7, 1, 3, 1, 1, False, True),
+    "32x32x32^2 5x5 p2": (32, 32, 32, 64, 5, 1, 2, 1, 1, False, False),
+    "64x6x14^2 5x5 p0 ->16 (LeNet)": (64, 6, 14, 16, 5, 1, 0, 1, 1, False, False),
+    "32x128x28^2 3x3 s2": (32, 128, 28, 128, 3, 2, 1, 1, 1, False, False),
+    "32x256x7^2 3x3 ->512": (32, 256, 7, 512, 3, 1, 1, 1, 1, False, False),
+    "32x128x16^2 1x1 ->256": (32, 128, 16, 256, 1, 1, 0, 1, 1, False, False),
+    "16x64x56^2 1x1 s2 ->128": (16, 64, 56, 128, 1, 2, 0, 1, 1, False, False),
+    "32x64x32^2 3x3 d2 p2": (32, 64, 32, 64, 3, 1, 2, 2, 1, False, False),
+    "32x64x32^2 3x3 groups 4": (32, 64, 32, 64, 3, 1, 1, 1, 4, False, False),
+    "32x64x32^2 depthwise 3x3": (32, 64, 32, 64, 3, 1, 1, 1, 64, False, False),
+    "32x96x14^2 depthwise 7x7 p3": (32, 96, 14, 96, 7, 1, 3, 1, 96, False, False),
+    "16x64x32^2 transposed 4x4 s2": (16, 64, 32, 32, 4, 2, 1, 1, 1, True, False),
+}
 
 
-def build(n, c, h, f, k, s, p, groups, transposed, rng):
-    """The cnnlib layer of a row, or None if this cnnlib lacks it."""
+def flops(spec):
+    """3 x 2 x MACs of the layer (forward, weight gradient, input gradient)."""
+    n, c, h, f, k, s, p, d, g, transposed, _ = spec
+    if transposed:  # every input pixel scatters F KH KW products
+        return 6 * n * c * h * h * f * k * k
+    out = (h + 2 * p - d * (k - 1) - 1) // s + 1
+    return 6 * n * f * out * out * (c // g) * k * k
+
+
+def cnnlib_rows(labels, repeat):
+    """{label: [seconds, peak / (in + out), path]} for cnnlib, in this process."""
+    import cnnlib
+    from cnnlib.nn.windows import batch_innermost
+    from cnnlib.tools.timing import peak_memory
     try:
-        if transposed:
-            ours = cnnlib.ConvTranspose2d(c, f, k, s, p, rng=rng, dtype=np.float32)
-        elif groups != 1:
-            ours = cnnlib.Conv2d(c, f, k, s, p, groups=groups, rng=rng, dtype=np.float32)
-        else:
-            ours = cnnlib.Conv2d(c, f, k, stride=s, padding=p, rng=rng, dtype=np.float32)
-    except (AttributeError, TypeError):  # an older cnnlib, before these layers
-        return None
-    return ours
+        from cnnlib.nn.conv_engine import paths
+        from cnnlib.nn.unroll import conv_geometry
+    except ImportError:  # a cnnlib from before the engine's paths: no path column
+        paths = None
 
-
-def row(spec, torch, rng):
-    """(ours s, torch s or None, peak ratio, GFLOP) for one row of :data:`ROWS`."""
-    label, n, c, h, f, k, s, p, groups, transposed, stem = spec
-    x = rng.standard_normal((n, c, h, h), dtype=np.float32)
-    ours = build(n, c, h, f, k, s, p, groups, transposed, rng)
-    if ours is None:
-        return None
-    x_ours = x if stem else batch_innermost(x)
-    y = ours.forward(x_ours)
-    dy = rng.standard_normal(y.shape, dtype=np.float32)
-    dy_ours = np.empty_like(y)  # the layout of the output, as the next layer's backward gives
-    dy_ours[...] = dy
-    flops = 3 * 2 * ours.macs(x.shape)
-
-    def run_ours(layer=ours):
-        layer.forward(x_ours)
-        layer.backward(dy_ours)
-
-    fresh = build(n, c, h, f, k, s, p, groups, transposed, rng)
-    peak = peak_memory(lambda: run_ours(fresh)) / (x.nbytes + y.nbytes)
-    fns = [run_ours]
-    if torch is not None:
-        cls = torch.nn.ConvTranspose2d if transposed else torch.nn.Conv2d
-        kwargs = {} if transposed else {"groups": groups}
-        twin = cls(c, f, k, stride=s, padding=p, **kwargs)
-        t_x = torch.from_numpy(x).requires_grad_(True)
-        t_dy = torch.from_numpy(dy)
-
-        def run_theirs():
-            t_x.grad = None
-            twin.zero_grad(set_to_none=True)
-            twin(t_x).backward(t_dy)
-
-        fns.append(run_theirs)
-    times = paired_medians(fns, REPEAT) + [None]
-    return times[0], times[1], peak, flops / 1e9
-
-
-def main(torch=None):
-    """Print the scaling table; ``torch`` is the module, or None to leave its columns empty."""
     rng = np.random.default_rng(0)
-    head = (f"{'one layer, float32, fwd+bwd':31s} {'cnnlib ms':>10s} {'torch ms':>9s} "
-            f"{'ratio':>6s} {'GFLOP/s':>8s} {'torch':>6s} {'peak/(in+out)':>14s}")
+    out = {}
+    for label in labels:
+        n, c, h, f, k, s, p, d, g, transposed, stem = ROWS[label]
+
+        def build():
+            if transposed:
+                return cnnlib.ConvTranspose2d(c, f, k, s, p, rng=rng, dtype=np.float32)
+            return cnnlib.Conv2d(c, f, k, s, p, d, g, rng=rng, dtype=np.float32)
+
+        x = rng.standard_normal((n, c, h, h), dtype=np.float32)
+        x = x if stem else batch_innermost(x)
+        layer = build()
+        y = layer.forward(x)
+        dy = np.empty_like(y)  # the layout of the output, as the next layer's backward gives
+        dy[...] = rng.standard_normal(y.shape, dtype=np.float32)
+
+        def step(layer=layer):
+            layer.forward(x)
+            layer.backward(dy)
+
+        fresh = build()
+        peak = peak_memory(lambda: (fresh.forward(x), fresh.backward(dy))) / (x.nbytes + y.nbytes)
+        path = "transposed" if transposed else "" if paths is None else "/".join(
+            paths(conv_geometry("", x.shape, layer.params["weight"].shape, s, p, d, g)))
+        out[label] = [harness.median_time(step, repeat), peak, path]
+    return out
+
+
+def torch_rows(labels, repeat):
+    """{label: [seconds]} for PyTorch, in this process."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    out = {}
+    for label in labels:
+        n, c, h, f, k, s, p, d, g, transposed, _ = ROWS[label]
+        if transposed:
+            layer = torch.nn.ConvTranspose2d(c, f, k, stride=s, padding=p)
+        else:
+            layer = torch.nn.Conv2d(c, f, k, stride=s, padding=p, dilation=d, groups=g)
+        x = torch.from_numpy(rng.standard_normal((n, c, h, h), dtype=np.float32))
+        x.requires_grad_(True)
+        dy = torch.randn_like(layer(x))
+
+        def step():
+            x.grad = None
+            layer.zero_grad(set_to_none=True)
+            layer(x).backward(dy)
+
+        out[label] = [harness.median_time(step, repeat)]
+    return out
+
+
+def worker(library, repeat):
+    """Time every row with one library; cnnlib's worker also measures the GEMM peak."""
+    result = {"rows": (cnnlib_rows if library == "cnnlib" else torch_rows)(list(ROWS), repeat)}
+    if library == "cnnlib":
+        from cnnlib.tools.timing import matmul_peak
+        result["peak"] = matmul_peak(2048, repeat=5)
+    return result
+
+
+def report(results, threads):
+    """Print the table from the workers' rounds: {library: [result, ...]}."""
+    ours, theirs = results["cnnlib"], results.get("torch", [])
+    peaks = [r["peak"] for r in ours if r]
+    if peaks:
+        print(f"float32 GEMM peak (2048x2048 matmul, NumPy, {threads} threads): "
+              f"{statistics.median(peaks):.0f} GFLOP/s")
+    head = (f"{'one layer, float32, fwd+bwd':31s} {'cnnlib ms':>9s} {'torch ms':>9s} "
+            f"{'ratio':>6s} {'GFLOP/s':>8s} {'torch':>6s} {'peak/(in+out)':>13s}  path")
     print(head)
     print("-" * len(head))
-    for spec in ROWS:
-        result = row(spec, torch, rng)
-        if result is None:
-            print(f"{spec[0]:31s} {'not in this cnnlib':>10s}")
+    ratios = {}
+    for label, spec in ROWS.items():
+        a = [r["rows"][label][0] if r else None for r in ours]
+        b = [r["rows"][label][0] if r else None for r in theirs]
+        t_ours, t_theirs, ratio = harness.paired(a, b)
+        if t_ours is None:
             continue
-        ours, theirs, peak, gflop = result
-        r = "" if theirs is None else f"{ours / theirs:.2f}"
-        t_ms = "" if theirs is None else f"{theirs * 1e3:.1f}"
-        t_rate = "" if theirs is None else f"{gflop / theirs:.0f}"
-        print(f"{spec[0]:31s} {ours * 1e3:10.1f} {t_ms:>9s} {r:>6s} {gflop / ours:8.0f} "
-              f"{t_rate:>6s} {peak:14.1f}", flush=True)
-    print("ratio: cnnlib's time over PyTorch's (below 1 means cnnlib is faster); 64 filters "
-          "unless named; 3x3 rows use padding 1.")
+        gflop = flops(spec) / 1e9
+        info = next(r["rows"][label] for r in ours if r)
+        if ratio is not None and not spec[9]:
+            ratios[label] = ratio
+        cell = lambda v, fmt: "" if v is None else format(v, fmt)  # noqa: E731
+        print(f"{label:31s} {t_ours * 1e3:9.1f} {cell(t_theirs and t_theirs * 1e3, '9.1f'):>9s} "
+              f"{cell(ratio, '.2f'):>6s} {gflop / t_ours:8.0f} "
+              f"{cell(t_theirs and gflop / t_theirs, '.0f'):>6s} {info[1]:13.1f}  {info[2]}",
+              flush=True)
+    if ratios:
+        worst = max(ratios, key=ratios.get)
+        print(f"ratio over the {len(ratios)} Conv2d rows: median "
+              f"{statistics.median(ratios.values()):.2f}, worst {ratios[worst]:.2f} ({worst})")
+    print(f"ratio: cnnlib's time over PyTorch's (below 1 means cnnlib is faster), the median of "
+          f"{len(ours)} rounds that alternate one process per library; {threads} threads each.")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=REPEAT)
+    parser.add_argument(harness.WORKER, choices=["cnnlib", "torch"])
+    args = parser.parse_args(argv)
+    if args.worker:
+        harness.set_threads(args.worker, args.threads)
+        harness.emit(worker(args.worker, args.repeat))
+        return
+    results = harness.run_rounds(__file__, ["--threads", str(args.threads), "--repeat",
+                                            str(args.repeat)],
+                                 harness.libraries(), args.rounds, args.threads)
+    report(results, args.threads)
 
 
 if __name__ == "__main__":
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    main(torch)
+    sys.exit(main())

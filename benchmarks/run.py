@@ -2,63 +2,66 @@
 
 Run with ``make bench`` (or ``python benchmarks/run.py``); it takes a few
 minutes. ``--part letters`` or ``--part scaling`` runs one half, and
-``--threads 1`` limits NumPy's BLAS and PyTorch to one thread each. PyTorch is
-optional (``pip install -e ".[reference]"``, which pins the tested version):
-without it the PyTorch columns are left empty. Every time is a median over
-repeated runs, and cnnlib and PyTorch are timed in alternating blocks in this
-one process, so that a change in the machine's load hits both alike. The
-naive loops are timed on a few images and scaled to the batch, since they
-take seconds per batch.
+``--threads`` sets the threads of NumPy's BLAS and of PyTorch (2 unless
+given). PyTorch is optional (``pip install -e ".[reference]"``, which pins
+the tested version): without it the PyTorch columns are left empty.
+
+Each library is timed in a process of its own, and the processes alternate
+(cnnlib, PyTorch, cnnlib, ... for ``--rounds`` rounds; see :mod:`harness`):
+the two libraries' thread pools never share a process, and a change in the
+machine's load hits both alike. Every time is the median of repeated runs
+within a process and then over the rounds; every ratio is the median of the
+per-round ratios. The naive loops are timed on a few images and scaled to
+the batch, since they take seconds per batch.
 
 The letters part prints each convolution and pooling layer of the letters
 network, one SGD training step, and an epoch of a Fashion-MNIST-sized set
-(60,000 images of 28x28, batch 64) estimated from consecutive steps on
-fresh batches. The step and the epoch run once as one Python thread (BLAS
-with ``--threads`` threads), and once split over ``--threads`` workers by
-:class:`cnnlib.parallel.DataParallel` (one BLAS thread each). The scaling part is :mod:`conv_scaling` (see there).
+(60,000 images of 28x28, batch 64) estimated from consecutive steps on fresh
+batches. The step and the epoch run once as one Python thread (BLAS with
+``--threads`` threads), and once split over ``--threads`` workers by
+:class:`cnnlib.parallel.DataParallel` (one BLAS thread each). The scaling
+part is :mod:`conv_scaling` (see there).
 """
 
 import argparse
 import math
 import os
 import platform
+import statistics
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
-
-import cnnlib
-from cnnlib.book.reference import conv2d_naive
-from cnnlib.parallel import DataParallel
-from cnnlib.models import letters_cnn
-from cnnlib.tools.timing import matmul_peak, paired_medians
 
 import conv_scaling
-
-try:
-    import torch
-except ImportError:
-    torch = None
+import harness
 
 BATCH = 64
 NAIVE_IMAGES = 2  # the naive loops run on this many images, then are scaled to BATCH
-REPEAT = 30
-STEP_REPEAT = 60
+REPEAT = 20
+STEP_REPEAT = 30
 EPOCH_IMAGES = 60_000  # Fashion-MNIST's training set
-EPOCH_STEPS_TIMED = 40  # consecutive steps timed, then scaled to the epoch
-THREADS = os.cpu_count()
+EPOCH_STEPS_TIMED = 30  # consecutive steps timed, then scaled to the epoch
 
 
 def ms(seconds):
     return "" if seconds is None else f"{seconds * 1e3:.2f}"
 
 
-def ratio(a, b):
-    return "" if a is None or b is None else f"{a / b:.2f}"
+def ratio(r):
+    return "" if r is None else f"{r:.2f}"
+
+
+def letters_model(num_classes=26):
+    """The float32 letters network with its first layer skipping the data's gradient."""
+    from cnnlib.models import letters_cnn
+    model = letters_cnn(num_classes, rng=np.random.default_rng(0), dtype=np.float32)
+    model[0].needs_input_grad = False  # the data needs no gradient (PyTorch skips it too)
+    return model
 
 
 def torch_twin(model, num_classes=26):
     """The letters network in PyTorch, with cnnlib's weights copied in."""
+    import torch
     nn = torch.nn
     gelu = lambda: nn.GELU(approximate="tanh")  # noqa: E731 - cnnlib's GELU is the tanh form
     twin = nn.Sequential(
@@ -73,214 +76,211 @@ def torch_twin(model, num_classes=26):
 
 def describe(layer):
     """A short name such as ``conv 32->64 3x3`` or ``maxpool 2x2 ceil``."""
-    if isinstance(layer, cnnlib.Conv2d):
-        kh, kw = layer.kernel_size
-        return f"conv {layer.in_channels}->{layer.out_channels} {kh}x{kw}"
     kh, kw = layer.kernel_size
+    if type(layer).__name__ == "Conv2d":
+        return f"conv {layer.in_channels}->{layer.out_channels} {kh}x{kw}"
     return f"maxpool {kh}x{kw}" + (" ceil" if layer.ceil_mode else "")
 
 
-def layer_rows(model, twin, x):
-    """Forward+backward of each convolution and pooling layer, cnnlib vs naive vs torch."""
-    rows = []
+def epoch_batches(rng):
+    n = EPOCH_STEPS_TIMED * BATCH
+    return rng.random((n, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, n), rng.permutation(n)
+
+
+def time_epoch(step, x_all, y_all, order):
+    """Seconds for ``ceil(60000 / 64)`` steps, from ``EPOCH_STEPS_TIMED`` consecutive ones.
+
+    Each step takes the next batch of a shuffled float32 training set, so the
+    copies of a real loader are counted.
+    """
+    step(x_all[:BATCH], y_all[:BATCH])  # warm up
+    start = time.perf_counter()
+    for k in range(EPOCH_STEPS_TIMED):
+        idx = order[k * BATCH: (k + 1) * BATCH]
+        step(x_all[idx], y_all[idx])
+    return (time.perf_counter() - start) / EPOCH_STEPS_TIMED * math.ceil(EPOCH_IMAGES / BATCH)
+
+
+def cnnlib_letters(threads):
+    """The letters part for cnnlib: per-layer times, steps and epochs, and the naive loops."""
+    import cnnlib
+    from cnnlib.book.reference import conv2d_naive
+    from cnnlib.parallel import DataParallel
+
+    rng = np.random.default_rng(0)
+    model = letters_model()
+    x = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
+    labels = rng.integers(0, 26, BATCH)
+    layers, h = {}, x
     for i, layer in enumerate(model):
-        y = layer.forward(x)
+        y = layer.forward(h)
         dy = np.ones_like(y)
         name = type(layer).__name__
         if name in ("Conv2d", "MaxPool2d"):
-            layer_in = x  # bind this layer's input for the closures below
-
-            def ours():
-                layer.forward(layer_in)
+            def both(layer=layer, h=h, dy=dy):
+                layer.forward(h)
                 layer.backward(dy)
 
-            fns = [ours]
-            if twin is not None:
-                t_layer = twin[i]
-                t_x = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_(i > 0)
-                t_dy = torch.from_numpy(np.ascontiguousarray(dy))
-
-                def theirs():
-                    t_layer.zero_grad(set_to_none=True)
-                    t_layer(t_x).backward(t_dy)
-
-                fns.append(theirs)
-            times = (paired_medians(fns, REPEAT) + [None])[:2]
-            naive = None
+            fwd = naive = None
             if name == "Conv2d":
-                w, b = layer.params["weight"], layer.params["bias"]
+                fwd = harness.median_time(lambda: layer.forward(h), REPEAT)
                 start = time.perf_counter()
-                conv2d_naive(x[:NAIVE_IMAGES], w, b)
+                conv2d_naive(h[:NAIVE_IMAGES], layer.params["weight"], layer.params["bias"])
                 naive = (time.perf_counter() - start) * BATCH / NAIVE_IMAGES
-                t_fwd = paired_medians([lambda: layer.forward(layer_in)], REPEAT)[0]
-            else:
-                t_fwd = None
-            label = f"{i} {describe(layer)}, input {x.shape[2]}x{x.shape[3]}"
-            rows.append((label, t_fwd, times[0], naive, times[1]))
-        x = y
-    return rows
+            label = f"{i} {describe(layer)}, input {h.shape[2]}x{h.shape[3]}"
+            layers[label] = [fwd, harness.median_time(both, REPEAT), naive]
+        h = y
+
+    def sgd_step(net):
+        loss, opt = cnnlib.NLLLoss(), cnnlib.SGD(net, lr=0.01)
+
+        def step(xb, yb):
+            loss.forward(net.forward(xb), yb)
+            net.backward(loss.backward())
+            opt.step()
+        return step
+
+    def split_step(net):
+        loss, opt = cnnlib.NLLLoss(), cnnlib.SGD(net, lr=0.01)
+        parallel = DataParallel(net, threads)
+        return lambda xb, yb: parallel(loss, opt, xb, yb)
+
+    step = sgd_step(model)
+    result = {"layers": layers, "step": harness.median_time(lambda: step(x, labels), STEP_REPEAT),
+              "conv2_flops": 3 * 2 * model[3].macs((BATCH, 32, 13, 13))}
+    x_all, y_all, order = epoch_batches(rng)
+    result["epoch"] = time_epoch(sgd_step(letters_model(10)), x_all, y_all, order)
+    if threads > 1:
+        split = split_step(model)
+        result["split"] = harness.median_time(lambda: split(x, labels), STEP_REPEAT)
+        result["split_epoch"] = time_epoch(split_step(letters_model(10)), x_all, y_all, order)
+    return result
 
 
-def ours_step(model, lr=0.01):
-    """A function ``step(x, labels)``: one SGD step of ``model`` on a batch."""
-    loss, opt = cnnlib.NLLLoss(), cnnlib.SGD(model, lr=lr)
+def torch_letters():
+    """The letters part for PyTorch: per-layer times, one step and an epoch."""
+    import torch
 
-    def step(x, labels):
-        loss.forward(model.forward(x), labels)
-        model.backward(loss.backward())
-        opt.step()
-
-    return step
-
-
-def parallel_step(model, workers, lr=0.01):
-    """The same step split over ``workers`` threads by :class:`cnnlib.parallel.DataParallel`."""
-    loss, opt = cnnlib.NLLLoss(), cnnlib.SGD(model, lr=lr)
-    parallel = DataParallel(model, workers)
-
-    def step(x, labels):
-        parallel(loss, opt, x, labels)
-
-    return step
-
-
-def theirs_step(twin, lr=0.01):
-    """The same step in PyTorch, on NumPy arrays."""
-    loss, opt = torch.nn.NLLLoss(), torch.optim.SGD(twin.parameters(), lr=lr)
-
-    def step(x, labels):
-        opt.zero_grad(set_to_none=True)
-        loss(twin(torch.from_numpy(x)), torch.from_numpy(labels)).backward()
-        opt.step()
-
-    return step
-
-
-def our_steps(model, workers):
-    """cnnlib's step on one thread, and (with ``workers`` > 1) split over that many threads."""
-    return [ours_step(model), parallel_step(model, workers) if workers > 1 else None]
-
-
-def step_times(model, twin, x, labels, workers):
-    """Median times of one SGD step (forward, backward, update) on one batch.
-
-    Returns (cnnlib, cnnlib with ``workers`` threads or None, PyTorch or None).
-    """
-    steps = our_steps(model, workers) + [theirs_step(twin) if twin is not None else None]
-    fns = [lambda step=step: step(x, labels) for step in steps if step is not None]
-    times = iter(paired_medians(fns, STEP_REPEAT))
-    return [None if step is None else next(times) for step in steps]
-
-
-def epoch_estimates(rng, workers):
-    """Seconds for one epoch of 60,000 28x28 images at batch 64, from consecutive steps.
-
-    Each step takes the next batch of a shuffled float32 training set (so
-    the copies of a real loader are counted); the time of
-    ``EPOCH_STEPS_TIMED`` steps is scaled to the epoch's
-    ``ceil(60000 / 64)`` steps. Ten classes, as in Fashion-MNIST.
-    """
-    n = EPOCH_STEPS_TIMED * BATCH
-    x_all = rng.random((n, 1, 28, 28), dtype=np.float32)
-    y_all = rng.integers(0, 10, n)
-    model = letters_cnn(10, rng=rng, dtype=np.float32)
-    model[0].needs_input_grad = False
-    steps = our_steps(model, workers)
-    steps.append(theirs_step(torch_twin(model, 10)) if torch is not None else None)
-    results = []
-    for step in steps:
-        if step is None:
-            results.append(None)
-            continue
-        order = rng.permutation(n)
-        step(x_all[:BATCH], y_all[:BATCH])  # warm up
-        start = time.perf_counter()
-        for k in range(EPOCH_STEPS_TIMED):
-            idx = order[k * BATCH: (k + 1) * BATCH]
-            step(x_all[idx], y_all[idx])
-        per_step = (time.perf_counter() - start) / EPOCH_STEPS_TIMED
-        results.append(per_step * math.ceil(EPOCH_IMAGES / BATCH))
-    return results
-
-
-def letters(rng, peak, workers):
-    model = letters_cnn(rng=rng, dtype=np.float32)
-    model[0].needs_input_grad = False  # the data needs no gradient (PyTorch skips it too)
+    rng = np.random.default_rng(0)
+    model = letters_model()
+    twin = torch_twin(model)
     x = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
     labels = rng.integers(0, 26, BATCH)
-    twin = torch_twin(model) if torch is not None else None
+    layers, h = {}, torch.from_numpy(x)
+    for i, (layer, t_layer) in enumerate(zip(model, twin)):
+        with torch.no_grad():
+            y = t_layer(h)
+        if type(layer).__name__ in ("Conv2d", "MaxPool2d"):
+            t_x = h.clone().requires_grad_(i > 0)
+            dy = torch.ones_like(y)
+
+            def both(t_layer=t_layer, t_x=t_x, dy=dy):
+                t_layer.zero_grad(set_to_none=True)
+                t_layer(t_x).backward(dy)
+
+            label = f"{i} {describe(layer)}, input {h.shape[2]}x{h.shape[3]}"
+            layers[label] = [harness.median_time(both, REPEAT)]
+        h = y
+
+    def sgd_step(net):
+        loss, opt = torch.nn.NLLLoss(), torch.optim.SGD(net.parameters(), lr=0.01)
+
+        def step(xb, yb):
+            opt.zero_grad(set_to_none=True)
+            loss(net(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
+            opt.step()
+        return step
+
+    step = sgd_step(twin)
+    x_all, y_all, order = epoch_batches(rng)
+    return {"layers": layers, "step": harness.median_time(lambda: step(x, labels), STEP_REPEAT),
+            "epoch": time_epoch(sgd_step(torch_twin(letters_model(10), 10)), x_all, y_all, order)}
+
+
+def report_letters(results, threads):
+    ours, theirs = results["cnnlib"], results.get("torch", [])
+
+    def pick(side, *keys):
+        values = []
+        for r in side:
+            for key in keys:
+                r = None if r is None else r.get(key) if isinstance(r, dict) else r[key]
+            values.append(r)
+        return values
+
     print(f"letters network, float32, batch {BATCH}")
-    rows = layer_rows(model, twin, x)
     head = (f"{'layer (median ms)':34s} {'fwd':>7s} {'fwd+bwd':>8s} {'naive fwd':>10s} "
             f"{'torch f+b':>10s} {'naive/fwd':>10s} {'vs torch':>9s}")
     print(head)
     print("-" * len(head))
-    for label, fwd, both, naive, theirs in rows:
+    labels = next(r["layers"] for r in ours if r)
+    for label in labels:
+        fwd = statistics.median(v for v in pick(ours, "layers", label, 0) if v is not None) \
+            if labels[label][0] is not None else None
+        naive = labels[label][2]
+        both, t_both, r = harness.paired(pick(ours, "layers", label, 1),
+                                         pick(theirs, "layers", label, 0))
         speedup = "" if naive is None else f"{naive / fwd:.0f}x"
-        print(f"{label:34s} {ms(fwd):>7s} {ms(both):>8s} {ms(naive):>10s} {ms(theirs):>10s} "
-              f"{speedup:>10s} {ratio(both, theirs):>9s}")
-    ours, split, theirs = step_times(model, twin, x, labels, workers)
+        print(f"{label:34s} {ms(fwd):>7s} {ms(both):>8s} {ms(naive):>10s} {ms(t_both):>10s} "
+              f"{speedup:>10s} {ratio(r):>9s}")
     print("-" * len(head))
-    split_label = f"  the same, {workers} workers"
-    print(f"{'training step (with SGD update)':34s} {'':>7s} {ms(ours):>8s} {'':>10s} "
-          f"{ms(theirs):>10s} {'':>10s} {ratio(ours, theirs):>9s}")
-    if split is not None:
-        print(f"{split_label:34s} {'':>7s} {ms(split):>8s} {'':>10s} "
-              f"{ms(theirs):>10s} {'':>10s} {ratio(split, theirs):>9s}")
-    ours_epoch, split_epoch, theirs_epoch = epoch_estimates(rng, workers)
-    s = lambda t: "" if t is None else f"{t:.1f} s"  # noqa: E731
-    print(f"{'Fashion-MNIST-sized epoch':34s} {'':>7s} {s(ours_epoch):>8s} {'':>10s} "
-          f"{s(theirs_epoch):>10s} {'':>10s} {ratio(ours_epoch, theirs_epoch):>9s}")
-    if split_epoch is not None:
-        print(f"{split_label:34s} {'':>7s} {s(split_epoch):>8s} {'':>10s} "
-              f"{s(theirs_epoch):>10s} {'':>10s} {ratio(split_epoch, theirs_epoch):>9s}")
-
-    conv2_in = (BATCH, 32, 13, 13)
-    flops = 3 * 2 * model[3].macs(conv2_in)  # forward, weight gradient, input gradient
-    both = next(row[2] for row in rows if row[0].startswith("3 "))
-    achieved = flops / both / 1e9
+    rows = [("training step (with SGD update)", "step", "step", ms),
+            (f"  the same, {threads} workers", "split", "step", ms),
+            ("Fashion-MNIST-sized epoch", "epoch", "epoch", lambda t: "" if t is None else
+             f"{t:.1f} s"),
+            (f"  the same, {threads} workers", "split_epoch", "epoch", lambda t: "" if t is None
+             else f"{t:.1f} s")]
+    for label, key, their_key, fmt in rows:
+        a, b, r = harness.paired(pick(ours, key), pick(theirs, their_key))
+        if a is not None:
+            print(f"{label:34s} {'':>7s} {fmt(a):>8s} {'':>10s} {fmt(b):>10s} {'':>10s} "
+                  f"{ratio(r):>9s}")
+    conv2 = next(label for label in labels if label.startswith("3 "))
+    both = harness.paired(pick(ours, "layers", conv2, 1), [])[0]
+    flops = next(r["conv2_flops"] for r in ours if r)
     print(f"\nconv2 (32->64, 3x3, 13x13, batch {BATCH}): {flops / 1e6:.0f} MFLOP forward+backward, "
-          f"{achieved:.1f} GFLOP/s = {100 * achieved / peak:.0f}% of the matmul peak")
-    print("naive fwd: cnnlib.book.reference.conv2d_naive on "
-          f"{NAIVE_IMAGES} images, scaled to {BATCH}; 'naive/fwd' is its time over cnnlib's "
-          "forward;")
+          f"{flops / both / 1e9:.1f} GFLOP/s")
+    print(f"naive fwd: cnnlib.book.reference.conv2d_naive on {NAIVE_IMAGES} images, scaled to "
+          f"{BATCH}; 'naive/fwd' is its time over cnnlib's forward;")
     print("'vs torch' is cnnlib's time over PyTorch's (below 1 means cnnlib is faster). "
           "The first convolution skips its input gradient in both libraries.")
-    if workers > 1:
-        print(f"'{workers} workers': cnnlib.parallel.DataParallel splits each batch over "
-              f"{workers} threads, one replica and one BLAS thread each; PyTorch uses "
-              f"{workers} threads.")
-    print(f"The epoch row: {EPOCH_STEPS_TIMED} consecutive SGD steps on shuffled batches of a "
+    if threads > 1:
+        print(f"'{threads} workers': cnnlib.parallel.DataParallel splits each batch over "
+              f"{threads} threads, one replica and one BLAS thread each; PyTorch uses "
+              f"{threads} threads.")
+    print(f"The epoch rows: {EPOCH_STEPS_TIMED} consecutive SGD steps on shuffled batches of a "
           f"float32 set, scaled to {math.ceil(EPOCH_IMAGES / BATCH)} steps (10 classes).\n")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["all", "letters", "scaling"], default="all")
-    parser.add_argument("--threads", type=int, default=THREADS,
-                        help="BLAS and PyTorch threads (1 gives steadier ratios on a busy machine)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="BLAS and PyTorch threads in each library's process")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="processes per library, alternating with the other library's")
+    parser.add_argument(harness.WORKER, choices=["cnnlib", "torch"])
     args = parser.parse_args(argv)
-    with threadpool_limits(args.threads):
-        run(args)
-
-
-def run(args):
-    rng = np.random.default_rng(0)
-    if torch is not None:
-        torch.set_num_threads(args.threads)
+    if args.worker:
+        harness.set_threads(args.worker, args.threads)
+        if args.worker == "cnnlib":
+            harness.emit(cnnlib_letters(args.threads))
+        else:
+            harness.emit(torch_letters())
+        return
+    libraries = harness.libraries()
     print(f"cnnlib benchmark: numpy {np.__version__}, "
-          + (f"torch {torch.__version__} ({args.threads} threads)" if torch else
+          + ("PyTorch in its own processes" if "torch" in libraries else
              "PyTorch not installed: its columns are empty (pip install torch to fill them)")
-          + f", {THREADS} CPUs ({platform.machine()}), load average "
-          + " ".join(f"{v:.2f}" for v in os.getloadavg()))
-    peaks = {n: matmul_peak(n, repeat=7) for n in (1024, 2048)}
-    peak = max(peaks.values())
-    print("float32 matmul: " + ", ".join(f"{n}x{n} {g:.1f} GFLOP/s" for n, g in peaks.items())
-          + f"; peak taken as {peak:.1f} GFLOP/s\n")
+          + f", {args.threads} threads per library, {os.cpu_count()} CPUs "
+          + f"({platform.machine()}), load average "
+          + " ".join(f"{v:.2f}" for v in os.getloadavg()) + "\n")
     if args.part in ("all", "letters"):
-        letters(rng, peak, args.threads)
+        results = harness.run_rounds(__file__, ["--threads", str(args.threads)], libraries,
+                                     args.rounds, args.threads)
+        report_letters(results, args.threads)
     if args.part in ("all", "scaling"):
-        conv_scaling.main(torch)
+        conv_scaling.main(["--threads", str(args.threads), "--rounds", str(args.rounds)])
 
 
 if __name__ == "__main__":

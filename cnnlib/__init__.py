@@ -22,6 +22,7 @@ from cnnlib.parallel import DataParallel
 from cnnlib.tools import gradcheck, shapes
 from cnnlib.tools.shapes import receptive_field, summary
 from cnnlib import averaging, lr_range, monitor, progress, schedules
+from cnnlib.nn.module import no_grad
 
 __all__ = [
     "data", "functional", "gradcheck", "init", "models", "nn", "parallel", "shapes", "tools",
@@ -37,4 +38,5 @@ __all__ = [
     "LayerNorm", "LayerNorm2d", "MultiheadAttention", "PatchEmbedding",
     "PositionalEmbedding", "ReLU6", "SelectToken", "Sigmoid", "SqueezeExcitation",
     "interop",
+    "no_grad",
 ]

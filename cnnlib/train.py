@@ -19,6 +19,7 @@ from cnnlib.losses import check_labels
 from cnnlib.lr_range import lr_find, suggest_lr
 from cnnlib.monitor import Monitor
 from cnnlib.nn.activations import softmax
+from cnnlib.nn.module import no_grad
 from cnnlib.optim import clip_grad_norm_
 from cnnlib.parallel import DataParallel
 from cnnlib.progress import check_progress, progress_bar
@@ -124,6 +125,9 @@ def _check_tta(name, tta, x):
 def predict(model, x, *, batch_size=256, tta=None, progress=False):
     """Model outputs for ``x`` in evaluation mode, batch by batch; the mode is restored.
 
+    The forward passes run under :func:`cnnlib.nn.module.no_grad`, so the
+    layers keep nothing for a backward pass (no copies of their inputs).
+
     Parameters
     ----------
     x : ndarray, shape (N, ...)
@@ -155,12 +159,13 @@ def predict(model, x, *, batch_size=256, tta=None, progress=False):
     model.eval()
     try:
         parts = []
-        with progress_bar(-(-len(x) // batch_size), "predict", progress=progress) as bar:
+        with no_grad(), progress_bar(-(-len(x) // batch_size), "predict",
+                                     progress=progress) as bar:  # nothing kept for backward
             for idx in batches(len(x), batch_size):
                 parts.append(run(x[idx]))
                 bar.update()
-        if not parts:
-            return run(x)
+            if not parts:
+                return run(x)
         return np.concatenate(parts)
     finally:
         model.train(was_training)

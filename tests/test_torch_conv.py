@@ -187,3 +187,33 @@ def test_branches_concatenate_like_torch_cat():
     np.testing.assert_allclose(y, ty.detach().numpy(), atol=ATOL)
     np.testing.assert_allclose(dx, tx.grad.numpy(), atol=ATOL)
     np.testing.assert_allclose(block.grads["1.weight"], wb.grad.numpy(), atol=ATOL)
+
+
+# one case per path of cnnlib.nn.conv_engine: x shape, w shape, stride, padding, dilation, groups
+ENGINE_PATHS = {
+    "patch matrix, scatter": ((2, 3, 12, 11), (4, 3, 7, 7), 2, 3, 1, 1),
+    "kernel rows, correlation": ((2, 32, 7, 6), (8, 16, 3, 3), 1, 3, 1, 2),
+    "kernel rows, correlation, unpadded": ((2, 16, 7, 9), (6, 16, 5, 5), 1, 0, 1, 1),
+    "kernel rows, scatter": ((2, 16, 8, 7), (6, 16, 3, 2), 2, 1, (1, 2), 1),
+    "depthwise": ((2, 6, 9, 9), (6, 1, 3, 3), 2, 1, 2, 6),
+    "depthwise rows, correlation": ((2, 6, 9, 8), (6, 1, 5, 5), 1, 1, (1, 2), 6),
+}
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 2e-4)])
+@pytest.mark.parametrize("case", ENGINE_PATHS.values(), ids=ENGINE_PATHS.keys())
+def test_every_engine_path_matches_torch(case, dtype, tol):
+    x_shape, w_shape, stride, padding, dilation, groups = case
+    rng = np.random.default_rng(10)
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape, w_shape[:1]))
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    y = cnnlib.functional.conv2d(x, w, b, chunk_bytes=2 ** 12, **kw)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    grads = cnnlib.functional.conv2d_backward(dy, x, w, chunk_bytes=2 ** 12, **kw)
+    tx, tw, tb = t(x, True), t(w, True), t(b, True)
+    ty = tF.conv2d(tx, tw, tb, **kw)
+    ty.backward(t(dy))
+    for ours, theirs in zip((y, *grads), (ty, tx.grad, tw.grad, tb.grad)):
+        theirs = theirs.detach().numpy()
+        assert ours.dtype == dtype
+        np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol * np.abs(theirs).max())

@@ -61,6 +61,49 @@ def conv2d_naive(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     return y
 
 
+def conv2d_backward_naive(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1):
+    """Gradients of :func:`conv2d_naive`, one output position at a time.
+
+    Output ``y[n, f, i, j]`` is the dot product of ``w[f]`` with one patch of
+    the padded input, so its gradient ``dy[n, f, i, j]`` adds ``dy * patch``
+    to ``dw[f]`` and ``dy * w[f]`` to that patch of the padded ``dx``.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (N, F, H', W')
+    x : ndarray, shape (N, C, H, W)
+    w : ndarray, shape (F, C // groups, KH, KW)
+    stride, padding, dilation : int or (int, int)
+    groups : int
+
+    Returns
+    -------
+    dx : (N, C, H, W), dw : (F, C // groups, KH, KW), db : (F,)
+    """
+    x, w, _ = check_conv_args(x, w, None, groups, name="conv2d_backward_naive")
+    sh, sw = pair(stride, "conv2d_backward_naive: stride")
+    dh, dw_ = pair(dilation, "conv2d_backward_naive: dilation")
+    ph, pw = pair(padding, "conv2d_backward_naive: padding", minimum=0)
+    ho, wo, pads = window_geometry("conv2d_backward_naive", x, w.shape[2:], (sh, sw), (ph, pw),
+                                   dilation=(dh, dw_))
+    xp = pad2d(x, pads)
+    dxp = np.zeros_like(xp, dtype=np.result_type(dy, w))
+    dw = np.zeros(w.shape, dtype=np.result_type(dy, x))
+    n_filters, cg, kh, kw = w.shape
+    per_group = n_filters // groups
+    for n in range(x.shape[0]):
+        for f in range(n_filters):
+            channels = slice(f // per_group * cg, (f // per_group + 1) * cg)
+            for i in range(ho):
+                for j in range(wo):
+                    where = (n, channels, slice(i * sh, i * sh + dh * (kh - 1) + 1, dh),
+                             slice(j * sw, j * sw + dw_ * (kw - 1) + 1, dw_))
+                    dw[f] += dy[n, f, i, j] * xp[where]
+                    dxp[where] += dy[n, f, i, j] * w[f]
+    dx = dxp[:, :, ph: ph + x.shape[2], pw: pw + x.shape[3]]
+    return dx, dw, dy.sum(axis=(0, 2, 3))
+
+
 def conv_transpose2d_naive(x, w, b=None, *, stride=1, padding=0, output_padding=0):
     """Transposed convolution as its definition reads: every input pixel paints a window.
 

@@ -1,36 +1,27 @@
-"""Convolution and transposed convolution, forward and backward, by im2col in bounded chunks.
+"""Convolution and transposed convolution, forward and backward: the public functions.
 
 Arrays are NCHW and convolution weights are ``(C_out, C_in // groups, KH,
 KW)``, as in PyTorch. "Convolution" is cross-correlation: the kernel is not
 flipped. Results are stored with the batch innermost (see
 :mod:`cnnlib.nn.windows`).
 
-How the fast path works. :func:`im2col` writes every patch out as a row of
-one matrix: ``KH * KW`` copies of the input, 288 MiB for a 32 MiB input with
-3x3 kernels. The convolutions here never build that matrix. They unroll the
-padded input along the width only, and store it row-major, input row by
-input row: element ``[r, c, dj, j, n]`` is the pixel that kernel column
-``dj`` sees at output column ``j`` in padded row ``r``. The im2col matrix of
-output row ``i`` (rows ``(di, c, dj)``, columns ``(j, n)``) is then the
-block of input rows ``i*s .. i*s + KH - 1``: one contiguous slab of that
-array, a view with no copy, and neighbouring output rows share their slabs
-instead of copying them again (with dilation the slab has gaps and NumPy
-copies it). So the forward pass is one matrix product per output row, all
-issued by a single ``np.matmul`` over a stack of views.
-
-The unrolled rows are built a chunk of output rows at a time, within a
-budget of :data:`CHUNK_BYTES` (or the ``chunk_bytes`` keyword), so the
-extra memory stays bounded whatever the size of the maps; the layout and
-the chunk geometry live in :mod:`cnnlib.nn.windows` (``ConvGeometry``,
-``unroll_rows``, ``row_blocks``). The backward pass rebuilds the rows chunk
-by chunk (it keeps the forward pass's copy only when the whole input fitted
-in one chunk). The weight gradient is a sum of one product per output row.
-The input gradient of a size-keeping stride-1 convolution is a convolution
-of ``dy`` with the flipped kernel (a "full" correlation), computed by the
-same forward code; otherwise each output row's patch gradients are scattered
-back onto the rows they came from. Every output element is computed by the
-same products, added in the same order, whatever the chunk size, so chunked
-and unchunked results are bit for bit the same.
+How they are computed. :func:`im2col` writes every patch out as a row of one
+matrix: ``KH * KW`` copies of the input, 288 MiB for a 32 MiB input with 3x3
+kernels. The convolutions here never build that matrix. They unroll the
+padded input along the width only (``KW`` copies), a chunk of output rows at
+a time, in a layout where the im2col matrix of each kernel row is a view
+(:mod:`cnnlib.nn.unroll`). A chunk's output is then KH large matrix
+products, one per kernel row, and so is its weight gradient. The chunks fit
+a budget of :data:`CHUNK_BYTES` (or the ``chunk_bytes`` keyword), so the
+extra memory stays bounded whatever the size of the maps; the backward pass
+rebuilds the unrolled rows chunk by chunk, unless the whole input fitted in
+one chunk and was kept. The input gradient is a convolution of ``dy`` with
+the flipped kernel when the stride is 1, and otherwise the patch gradients
+``W^T dy`` added back onto the input (col2im, by chunks). Depthwise
+convolutions take a direct path without matrix products.
+:mod:`cnnlib.nn.conv_engine` holds the paths and the rule that picks one.
+Any chunk size gives the same results up to rounding (products are summed
+over chunks in a different order).
 """
 
 from dataclasses import dataclass
@@ -39,13 +30,13 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from cnnlib.checks import check_int, check_ndim, check_real, pair
-from cnnlib.nn.windows import (ConvGeometry, batch_first, batch_innermost, batch_last,
-                               conv_geometry, inside_range, offsets, output_size, pad2d,
-                               row_blocks, shifted, transpose_geometry, unrolled_chunks,
-                               window_geometry)
+from cnnlib.nn.conv_engine import forward, input_grad, weight_grad
+from cnnlib.nn.unroll import ConvGeometry, conv_geometry, transpose_geometry
+from cnnlib.nn.windows import (batch_first, batch_innermost, batch_last, offsets, output_size,
+                               pad2d, shifted, window_geometry)
 
 CHUNK_BYTES = 8 * 2 ** 20
-"""Default budget, in bytes, for the unrolled input (and the other per-row buffers) of one chunk."""
+"""Default budget, in bytes, for the unrolled input and the other buffers of one chunk."""
 
 
 def check_conv_args(x, w, b, groups=1, *, name="conv2d"):
@@ -72,10 +63,21 @@ def check_conv_args(x, w, b, groups=1, *, name="conv2d"):
     return x, w, b
 
 
-def _budget(chunk_bytes):
-    if chunk_bytes is None:
-        return CHUNK_BYTES
-    return check_int("conv2d: chunk_bytes", chunk_bytes)
+BUDGET_PER_LAYER_BYTES = 4
+"""The default budget is at most this many times the bytes of a layer's input plus output."""
+
+
+def _budget(chunk_bytes, geo, itemsize):
+    """``chunk_bytes`` if given; else :data:`CHUNK_BYTES`, or less for a small layer.
+
+    A layer's buffers should stay in proportion to its arrays: the default
+    is at most ``BUDGET_PER_LAYER_BYTES`` times the bytes of the input plus
+    the output.
+    """
+    if chunk_bytes is not None:
+        return check_int("conv2d: chunk_bytes", chunk_bytes)
+    arrays = geo.n * (geo.c * geo.h * geo.w + geo.f * geo.ho * geo.wo) * itemsize
+    return min(CHUNK_BYTES, BUDGET_PER_LAYER_BYTES * arrays)
 
 
 def _batch_last(x):
@@ -86,109 +88,6 @@ def _batch_last(x):
     """
     xb = batch_last(x)
     return xb if xb.flags.c_contiguous else np.array(xb, order="C")
-
-
-def _kernel_matrix(w, groups):
-    """``w`` (F, Cg, KH, KW) as (groups, F // groups, KH * Cg * KW), in the blocks' row order."""
-    f, cg, kh, kw = w.shape
-    w = w.reshape(groups, f // groups, cg, kh, kw).transpose(0, 1, 3, 2, 4)
-    return np.ascontiguousarray(w.reshape(groups, f // groups, kh * cg * kw))
-
-
-def _per_row(a, geo, channels):
-    """(channels, H', W', N) storage as (groups, H', channels // groups, W' * N): a matrix a row."""
-    g = geo.groups
-    return a.reshape(g, channels // g, geo.ho, geo.wo * geo.n).transpose(0, 2, 1, 3)
-
-
-def _forward(xb, w, b, geo, chunk_bytes, dtype):
-    """Convolve ``xb`` (C, H, W, N); returns y stored (F, H', W', N) and the rows if one chunk."""
-    wk = _kernel_matrix(w.astype(dtype, copy=False), geo.groups)[:, None]  # (g, 1, Fg, K)
-    y = np.empty((geo.f, geo.ho, geo.wo, geo.n), dtype)
-    y_rows = _per_row(y, geo, geo.f)
-    chunks = geo.chunks(y.itemsize, chunk_bytes, matrices=geo.dh > 1)
-    for i0, i1, rows in unrolled_chunks(xb, geo, chunks, dtype):
-        np.matmul(wk, row_blocks(rows, geo), out=y_rows[:, i0:i1])
-        if b is not None:
-            y_rows[:, i0:i1] += b.astype(dtype, copy=False).reshape(geo.groups, 1, -1, 1)
-    return y, (rows if len(chunks) == 1 else None)
-
-
-def _weight_grad(xb, rows, dyb, geo, chunk_bytes, dtype):
-    """Gradient of the kernel, (F, C // groups, KH, KW), from the input and ``dyb`` (F, H', W', N).
-
-    ``rows`` is the whole unrolled input if the forward pass kept it, else
-    None and it is rebuilt from ``xb`` chunk by chunk.
-    """
-    g, fg, cg = geo.groups, geo.f // geo.groups, geo.c // geo.groups
-    k = geo.kh * cg * geo.kw
-    total = np.zeros((g, fg, k), dtype)
-    dy_rows = _per_row(dyb, geo, geo.f)
-    if rows is None:
-        chunks = geo.chunks(np.dtype(dtype).itemsize, chunk_bytes, matrices=geo.dh > 1)
-        pieces = unrolled_chunks(xb, geo, chunks, dtype)
-    else:
-        chunks, pieces = [(0, geo.ho)], [(0, geo.ho, rows)]
-    products = np.empty((g, max(i1 - i0 for i0, i1 in chunks), fg, k), dtype)
-    for i0, i1, chunk in pieces:
-        np.matmul(dy_rows[:, i0:i1], row_blocks(chunk, geo).transpose(0, 1, 3, 2),
-                  out=products[:, :i1 - i0])
-        for r in range(i1 - i0):  # one row at a time: the same order for every chunk size
-            total += products[:, r]
-    total = total.reshape(g, fg, geo.kh, cg, geo.kw).transpose(0, 1, 3, 2, 4)
-    return np.ascontiguousarray(total.reshape(geo.f, cg, geo.kh, geo.kw))
-
-
-def _flipped(w, groups):
-    """The kernel of the input gradient: (F, Cg, KH, KW) -> (C, F // groups, KH, KW), flipped."""
-    f, cg, kh, kw = w.shape
-    w = w.reshape(groups, f // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
-    return w.reshape(groups * cg, f // groups, kh, kw)
-
-
-def _input_grad(dyb, w, geo, chunk_bytes, dtype):
-    """Gradient of the input, stored (C, H, W, N), from ``dyb`` (F, H', W', N).
-
-    With stride 1 it is a convolution of ``dy`` with the flipped kernel and
-    the padding that undoes the forward one, ``d (k - 1) - p``. That is the
-    faster way when the forward padding keeps the size (``2p >= d (k - 1)``);
-    otherwise ("valid" convolutions, strides) each output row's patch
-    gradients are scattered back onto the rows they came from and folded
-    along the width, which avoids the larger padded map.
-    """
-    keeps_size = (2 * geo.ph >= geo.dh * (geo.kh - 1) and 2 * geo.pw >= geo.dw * (geo.kw - 1))
-    if geo.sh == geo.sw == 1 and keeps_size:
-        full = ConvGeometry(geo.n, geo.f, geo.ho, geo.wo, geo.c, geo.kh, geo.kw, 1, 1,
-                            geo.dh * (geo.kh - 1) - geo.ph, geo.dw * (geo.kw - 1) - geo.pw,
-                            geo.dh, geo.dw, geo.groups)
-        return _forward(dyb, _flipped(w, geo.groups), None, full, chunk_bytes, dtype)[0]
-    g, cg = geo.groups, geo.c // geo.groups
-    wk_t = np.ascontiguousarray(
-        _kernel_matrix(w.astype(dtype, copy=False), g).transpose(0, 2, 1))[:, None]
-    dy_rows = _per_row(dyb, geo, geo.f)
-    rows = np.zeros((g, (geo.ho - 1) * geo.sh + geo.span, cg, geo.kw, geo.wo, geo.n), dtype)
-    chunks = geo.chunks(np.dtype(dtype).itemsize, chunk_bytes, matrices=True)
-    buffer = np.empty((g, max(i1 - i0 for i0, i1 in chunks), wk_t.shape[2], geo.wo * geo.n),
-                      dtype)
-    for i0, i1 in chunks:
-        patches = np.matmul(wk_t, dy_rows[:, i0:i1], out=buffer[:, :i1 - i0])  # (g, R, K, W'*N)
-        patches = patches.reshape(g, i1 - i0, geo.kh, cg, geo.kw, geo.wo, geo.n)
-        # Kernel rows in descending order: every input row then receives its
-        # terms in increasing output row, however the rows are chunked.
-        for di in reversed(range(geo.kh)):
-            start = i0 * geo.sh + di * geo.dh
-            rows[:, start: start + (i1 - i0 - 1) * geo.sh + 1: geo.sh] += patches[:, :, di]
-    dx = np.zeros((geo.c, geo.h, geo.w, geo.n), dtype)
-    dx_rows = dx.reshape(g, cg, geo.h, geo.w, geo.n).transpose(0, 2, 1, 3, 4)
-    a1 = min(geo.h, rows.shape[1] - geo.ph)
-    for dj in range(geo.kw):
-        offset = dj * geo.dw - geo.pw
-        j0, j1 = inside_range(geo.w, geo.wo, geo.sw, offset)
-        if j1 > j0:
-            q0 = j0 * geo.sw + offset
-            dx_rows[:, :a1, :, q0: q0 + (j1 - j0 - 1) * geo.sw + 1: geo.sw] += (
-                rows[:, geo.ph: geo.ph + a1, :, dj, j0:j1])
-    return dx
 
 
 @dataclass
@@ -258,7 +157,8 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1,
     geo = conv_geometry(name, x.shape, w.shape, stride, padding, dilation, groups)
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
     xb = _batch_last(x)
-    y, rows = _forward(xb, w, b, geo, _budget(chunk_bytes), dtype)
+    budget = _budget(chunk_bytes, geo, np.dtype(dtype).itemsize)
+    y, rows = forward(xb, w, b, geo, budget, dtype)
     saved = None
     if save and rows is not None:
         saved = SavedInput(geo, rows=rows)
@@ -310,11 +210,11 @@ def conv2d_backward_from_saved(dy, saved, w, *, needs_input_grad=True, chunk_byt
     """
     geo = saved.geometry
     dyb = _checked_gradient("conv2d_backward", dy, (geo.n, geo.f, geo.ho, geo.wo))
-    budget = _budget(chunk_bytes)
     dtype = np.result_type(dyb, saved.rows if saved.xb is None else saved.xb, w)
+    budget = _budget(chunk_bytes, geo, np.dtype(dtype).itemsize)
     db = dyb.sum(axis=(1, 2, 3))
-    dw = _weight_grad(saved.xb, saved.rows, dyb, geo, budget, dtype)
-    dx = batch_first(_input_grad(dyb, w, geo, budget, dtype)) if needs_input_grad else None
+    dw = weight_grad(saved.xb, saved.rows, dyb, geo, budget, dtype)
+    dx = batch_first(input_grad(dyb, w, geo, budget, dtype)) if needs_input_grad else None
     return dx, dw, db
 
 
@@ -385,7 +285,7 @@ def conv_transpose2d_forward(x, w, b=None, *, stride=1, padding=0, output_paddin
     geo = transpose_geometry(name, x.shape, w.shape, stride, padding, output_padding)
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
     xb = _batch_last(x)
-    y = _input_grad(xb, w, geo, _budget(chunk_bytes), dtype)
+    y = input_grad(xb, w, geo, _budget(chunk_bytes, geo, np.dtype(dtype).itemsize), dtype)
     if b is not None:
         y += b.astype(dtype, copy=False).reshape(-1, 1, 1, 1)
     saved = SavedInput(geo, xb if xb.base is None else xb.copy()) if save else None
@@ -432,13 +332,13 @@ def conv_transpose2d_backward_from_saved(dy, saved, w, *, needs_input_grad=True,
     """
     geo = saved.geometry
     dyb = _checked_gradient("conv_transpose2d_backward", dy, (geo.n, geo.c, geo.h, geo.w))
-    budget = _budget(chunk_bytes)
     dtype = np.result_type(dyb, saved.xb, w)
+    budget = _budget(chunk_bytes, geo, np.dtype(dtype).itemsize)
     db = dyb.sum(axis=(1, 2, 3))
-    dw = _weight_grad(dyb, None, saved.xb, geo, budget, dtype)
+    dw = weight_grad(dyb, None, saved.xb, geo, budget, dtype)
     dx = None
     if needs_input_grad:
-        dx = batch_first(_forward(dyb, w, None, geo, budget, dtype)[0])
+        dx = batch_first(forward(dyb, w, None, geo, budget, dtype)[0])
     return dx, dw, db
 
 

@@ -9,7 +9,7 @@ from cnnlib.init import he_uniform
 from cnnlib.nn import activations as A
 from cnnlib.nn import conv as C
 from cnnlib.nn import pooling as P
-from cnnlib.nn.module import Module
+from cnnlib.nn.module import Module, is_grad_enabled
 from cnnlib.nn.windows import conv_transpose_output_size, output_size
 
 
@@ -26,6 +26,12 @@ def _check_shape_channels(name, in_shape, ndim, expected, layout):
     if in_shape[1] != expected:
         raise ValueError(f"{name}: input has {in_shape[1]} channels but the layer expects "
                          f"{expected} (input shape {tuple(in_shape)})")
+
+
+def _check_saved(layer):
+    if layer._saved is None:
+        raise RuntimeError(f"{layer.name}.backward: the latest forward ran under "
+                           f"cnnlib.no_grad(), which keeps nothing for backward")
 
 
 class Conv2d(Module):
@@ -99,10 +105,12 @@ class Conv2d(Module):
     def _forward(self, x):
         y, self._saved = C.conv2d_forward(
             x, self._params["weight"], self._params.get("bias"), stride=self.stride,
-            padding=self.padding, dilation=self.dilation, groups=self.groups, name="Conv2d")
+            padding=self.padding, dilation=self.dilation, groups=self.groups, name="Conv2d",
+            save=is_grad_enabled())
         return y
 
     def _backward(self, dy):
+        _check_saved(self)
         dx, dw, db = C.conv2d_backward_from_saved(dy, self._saved, self._params["weight"],
                                                   needs_input_grad=self.needs_input_grad)
         self._grads["weight"] = dw
@@ -202,10 +210,12 @@ class ConvTranspose2d(Module):
     def _forward(self, x):
         y, self._saved = C.conv_transpose2d_forward(
             x, self._params["weight"], self._params.get("bias"), stride=self.stride,
-            padding=self.padding, output_padding=self.output_padding, name="ConvTranspose2d")
+            padding=self.padding, output_padding=self.output_padding, name="ConvTranspose2d",
+            save=is_grad_enabled())
         return y
 
     def _backward(self, dy):
+        _check_saved(self)
         dx, dw, db = C.conv_transpose2d_backward_from_saved(
             dy, self._saved, self._params["weight"], needs_input_grad=self.needs_input_grad)
         self._grads["weight"] = dw

@@ -1,8 +1,45 @@
 """The Module base class, with the gradient contract, and the Sequential container."""
 
+import threading
+from contextlib import contextmanager
+
 import numpy as np
 
 from cnnlib.checks import check_real
+
+
+_grad_mode = threading.local()
+
+
+def is_grad_enabled():
+    """False inside :func:`no_grad` (in this thread): layers then keep nothing for backward."""
+    return getattr(_grad_mode, "enabled", True)
+
+
+@contextmanager
+def no_grad():
+    """Forward passes in this block keep nothing for backward, as in ``torch.no_grad()``.
+
+    Inference (``cnnlib.train.predict``) runs this way: a convolution then
+    neither copies its input nor holds on to its unrolled rows. A layer that
+    would need them refuses ``backward`` after such a forward. The setting
+    belongs to the calling thread.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnlib
+    >>> conv = cnnlib.Conv2d(1, 2, 3, rng=np.random.default_rng(0))
+    >>> with cnnlib.no_grad():
+    ...     y = conv.forward(np.zeros((1, 1, 5, 5)))
+    >>> y.shape
+    (1, 2, 3, 3)
+    """
+    before = is_grad_enabled()
+    _grad_mode.enabled = False
+    try:
+        yield
+    finally:
+        _grad_mode.enabled = before
 
 
 class Module:

@@ -9,19 +9,15 @@ of N contiguous numbers, which keeps the copies, sums and comparisons fast.
 Pooling keeps the layout of its input. Nothing else changes: indexing and
 arithmetic see an ordinary (N, C, H, W) array.
 
-The convolutions also unroll their input along the width, row-major (see
-:func:`unroll_rows`): the im2col matrix of one output row is then a block of
-consecutive unrolled rows (:func:`row_blocks`), and :class:`ConvGeometry`
-splits the output rows into chunks that fit a memory budget.
+How the convolutions unroll their input, and in which chunks, is in
+:mod:`cnnlib.nn.unroll`.
 """
 
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from cnnlib.checks import check_int, pair
+from cnnlib.checks import check_int
 
 
 def output_size(n, kernel, *, stride=1, padding=0, dilation=1, ceil_mode=False):
@@ -233,159 +229,6 @@ def coverage(n, kernel, *, stride=1, padding=0, ceil_mode=False):
     for s in window_starts(n, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode):
         counts[s: s + kernel] += 1
     return counts
-
-
-@dataclass(frozen=True)
-class ConvGeometry:
-    """The sizes of one convolution: input (n, c, h, w), kernel (f, c // groups, kh, kw).
-
-    The output is (n, f, ho, wo). ``ph, pw`` may be negative inside this module (a crop), which the
-    input gradient's "full" correlation needs when the padding exceeds the
-    kernel's reach.
-    """
-
-    n: int
-    c: int
-    h: int
-    w: int
-    f: int
-    kh: int
-    kw: int
-    sh: int = 1
-    sw: int = 1
-    ph: int = 0
-    pw: int = 0
-    dh: int = 1
-    dw: int = 1
-    groups: int = 1
-
-    @property
-    def ho(self):
-        return (self.h + 2 * self.ph - self.dh * (self.kh - 1) - 1) // self.sh + 1
-
-    @property
-    def wo(self):
-        return (self.w + 2 * self.pw - self.dw * (self.kw - 1) - 1) // self.sw + 1
-
-    @property
-    def span(self):
-        """Input rows that one output row reads."""
-        return self.dh * (self.kh - 1) + 1
-
-    def row_bytes(self, itemsize):
-        """Bytes of one padded input row unrolled along the width."""
-        return self.c * self.kw * self.wo * self.n * itemsize
-
-    def chunks(self, itemsize, chunk_bytes, *, matrices=False):
-        """Output-row ranges ``(i0, i1)`` whose buffers fit in ``chunk_bytes``.
-
-        A chunk of R output rows holds ``(R - 1) * sh + span`` unrolled input
-        rows and R products for the weight gradient; with ``matrices`` also
-        R im2col blocks (KH unrolled rows each), which exist as copies when
-        the blocks are not views (dilation, the scattered input gradient).
-        """
-        row = self.row_bytes(itemsize)
-        per_row = (self.sh + (self.kh if matrices else 0)) * row
-        per_row += self.f * (self.c // self.groups) * self.kh * self.kw * itemsize
-        halo = max(self.span - self.sh, 0) * row
-        rows = int(max(1, (chunk_bytes - halo) // max(per_row, 1)))
-        return [(i, min(i + rows, self.ho)) for i in range(0, self.ho, rows)]
-
-
-def conv_geometry(name, x_shape, w_shape, stride, padding, dilation, groups):
-    """Validate the window of a convolution and return its :class:`ConvGeometry`."""
-    sh, sw = pair(stride, f"{name}: stride")
-    ph, pw = pair(padding, f"{name}: padding", minimum=0)
-    dh, dw = pair(dilation, f"{name}: dilation")
-    n, c, h, w = x_shape
-    window_geometry(name, np.empty((0, 0, h, w)), w_shape[2:], (sh, sw), (ph, pw),
-                    dilation=(dh, dw))
-    return ConvGeometry(n, c, h, w, w_shape[0], *w_shape[2:], sh, sw, ph, pw, dh, dw, groups)
-
-
-def transpose_geometry(name, x_shape, w_shape, stride, padding, output_padding):
-    """The :class:`ConvGeometry` of the convolution whose input gradient a transposed one is.
-
-    Its input is the transposed convolution's output (N, C_out, H_out,
-    W_out), its output is ``x_shape`` and its kernel is (C_in, C_out, KH, KW).
-    """
-    sh, sw = pair(stride, f"{name}: stride")
-    ph, pw = pair(padding, f"{name}: padding", minimum=0)
-    oh, ow = pair(output_padding, f"{name}: output_padding", minimum=0)
-    n, c_in, h, w = x_shape
-    ho = conv_transpose_output_size(h, w_shape[2], stride=sh, padding=ph, output_padding=oh)
-    wo = conv_transpose_output_size(w, w_shape[3], stride=sw, padding=pw, output_padding=ow)
-    return ConvGeometry(n, w_shape[1], ho, wo, c_in, *w_shape[2:], sh, sw, ph, pw)
-
-
-def inside_range(n, n_out, stride, offset):
-    """The outputs ``j0 <= j < j1`` whose input ``j * stride + offset`` lies in ``[0, n)``."""
-    j0 = max(0, -(offset // stride))
-    j1 = min(n_out, (n - 1 - offset) // stride + 1)
-    return j0, max(j0, j1)
-
-
-def unroll_rows(xb, geo, r0, out):
-    """Write padded input rows ``r0, r0 + 1, ...`` into ``out``, unrolled along the width.
-
-    Parameters
-    ----------
-    xb : ndarray, shape (C, H, W, N)
-    geo : ConvGeometry
-    r0 : int
-        First row, in padded coordinates (input row ``r - ph``).
-    out : ndarray, shape (groups, rows, C // groups, KW, W', N)
-        Receives ``out[g, r, c, dj, j, n] = x[n, g * C // groups + c, r0 + r - ph,
-        j * sw + dj * dw - pw]``, zero where that falls in the padding.
-    """
-    g, cg, r1 = geo.groups, geo.c // geo.groups, r0 + out.shape[1]
-    src = xb.reshape(g, cg, geo.h, geo.w, geo.n).transpose(0, 2, 1, 3, 4)  # (g, H, Cg, W, N)
-    t0 = min(max(geo.ph - r0, 0), r1 - r0)  # the rows t0 .. t1 - 1 lie inside the input
-    t1 = min(max(geo.ph + geo.h - r0, t0), r1 - r0)
-    a0, a1 = r0 + t0 - geo.ph, r0 + t1 - geo.ph
-    out[:, :t0] = 0
-    out[:, t1:] = 0
-    for dj in range(geo.kw):
-        offset = dj * geo.dw - geo.pw
-        j0, j1 = inside_range(geo.w, geo.wo, geo.sw, offset)
-        target = out[:, t0:t1, :, dj]
-        target[:, :, :, :j0] = 0
-        target[:, :, :, j1:] = 0
-        if j1 > j0:
-            q0 = j0 * geo.sw + offset
-            target[:, :, :, j0:j1] = src[:, a0:a1, :, q0: q0 + (j1 - j0 - 1) * geo.sw + 1: geo.sw]
-
-
-def unrolled_chunks(xb, geo, chunks, dtype):
-    """Yield ``(i0, i1, rows)`` for each chunk of output rows, with its unrolled input rows.
-
-    Every chunk reuses one buffer, so its pages are touched once. Each
-    (W', N) block of the buffer is followed by 64 unused bytes: a matrix
-    whose rows lie a power of two bytes apart (1024 numbers, say) makes the
-    BLAS slower by up to a fifth, as its rows compete for the same cache sets.
-    """
-    most = max(i1 - i0 for i0, i1 in chunks)
-    m, pad = geo.wo * geo.n, max(1, 64 // np.dtype(dtype).itemsize)
-    shape = (geo.groups, (most - 1) * geo.sh + geo.span, geo.c // geo.groups, geo.kw)
-    buffer = np.empty((*shape, m + pad), dtype)[..., :m].reshape(*shape, geo.wo, geo.n)
-    for i0, i1 in chunks:
-        rows = buffer[:, :(i1 - i0 - 1) * geo.sh + geo.span]
-        unroll_rows(xb, geo, i0 * geo.sh, rows)
-        yield i0, i1, rows
-
-
-def row_blocks(rows, geo):
-    """The im2col matrix of every output row of a chunk, from its unrolled input rows.
-
-    ``rows`` (groups, (R - 1) * sh + span, C // groups, KW, W', N) ->
-    (groups, R, KH * C // groups * KW, W' * N); block ``i`` is the slab of
-    rows ``i * sh + di * dh`` for ``di = 0 .. KH - 1``, a view when ``dh``
-    is 1 and a copy (made by ``reshape``) otherwise.
-    """
-    windows = sliding_window_view(rows, geo.span, axis=1)[:, ::geo.sh, ..., ::geo.dh]
-    blocks = np.moveaxis(windows, -1, 2)  # (g, R, KH, Cg, KW, W', N)
-    k = geo.kh * geo.c // geo.groups * geo.kw
-    return blocks.reshape(*blocks.shape[:2], k, geo.wo * geo.n)
 
 
 def grow_receptive_field(windows, start=(1, 1)):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnlib.nn import conv
-from cnnlib.nn.windows import conv_geometry
+from cnnlib.nn.unroll import conv_geometry
 
 
 def median_time(fn, *, repeat=5, warmup=1):
