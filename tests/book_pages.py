@@ -10,6 +10,6 @@ STYLED_CHAPTERS = (
     "book/01_sliding_window", "book/02_convolution_by_hand", "book/03_tracking_dimensions",
     "book/04_backprop", "book/05_first_cnn", "book/06_training_machinery",
     "book/07_letters_classifier", "book/09_training_recipes",
-    "book/14_detection_segmentation", "book/08_resnet",
+    "book/14_detection_segmentation", "book/08_resnet", "book/09_modern_blocks",
 )
 """Docnames such as ``"book/05_first_cnn"`` (extend as chapters are re-executed)."""
