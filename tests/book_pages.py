@@ -11,5 +11,6 @@ STYLED_CHAPTERS = (
     "book/04_backprop", "book/05_first_cnn", "book/06_training_machinery",
     "book/07_letters_classifier", "book/09_training_recipes",
     "book/14_detection_segmentation", "book/08_resnet", "book/09_modern_blocks",
+    "book/10_fashion_mnist",
 )
 """Docnames such as ``"book/05_first_cnn"`` (extend as chapters are re-executed)."""
