@@ -12,6 +12,6 @@ STYLED_CHAPTERS = (
     "book/07_letters_classifier", "book/09_training_recipes",
     "book/14_detection_segmentation", "book/08_resnet", "book/09_modern_blocks",
     "book/10_fashion_mnist", "book/11_what_a_cnn_sees",
-    "book/12_attribution_attacks_calibration",
+    "book/12_attribution_attacks_calibration", "book/17_to_pytorch",
 )
 """Docnames such as ``"book/05_first_cnn"`` (extend as chapters are re-executed)."""
