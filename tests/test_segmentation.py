@@ -23,6 +23,24 @@ def test_pixel_cross_entropy_against_pytorch():
     np.testing.assert_allclose(loss_fn.backward(), t.grad.numpy(), rtol=0, atol=1e-14)
 
 
+def test_pixel_cross_entropy_matches_finite_differences():
+    r = np.random.default_rng(1)
+    scores = r.standard_normal((2, 3, 4, 5))
+    mask = r.integers(0, 3, (2, 4, 5))
+    loss = PixelCrossEntropyLoss()
+    loss.forward(scores, mask)
+    grad = loss.backward()
+    h = 1e-6
+    for idx in [(0, 0, 0, 0), (1, 2, 3, 4), (0, 1, 2, 1)]:
+        d = np.zeros_like(scores)
+        d[idx] = h
+        numeric = (PixelCrossEntropyLoss().forward(scores + d, mask)
+                   - PixelCrossEntropyLoss().forward(scores - d, mask)) / (2 * h)
+        assert abs(numeric - grad[idx]) < 1e-9
+    zero = PixelCrossEntropyLoss().forward(np.zeros((1, 2, 3, 3)), mask[:1, :3, :3] % 2)
+    assert np.isclose(zero, np.log(2), rtol=0, atol=1e-15)
+
+
 def test_pixel_cross_entropy_refuses_bad_targets():
     loss_fn = PixelCrossEntropyLoss()
     with pytest.raises(ValueError, match="PixelCrossEntropyLoss: target must have shape"):

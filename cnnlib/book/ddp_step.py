@@ -34,20 +34,25 @@ def main():
     from torch.nn.functional import nll_loss
     from torch.nn.parallel import DistributedDataParallel
 
-    dist.init_process_group("gloo")  # reads the rank and world size torchrun sets
+    # reads the rank and the world size that torchrun sets
+    dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     if BATCH % world:
-        raise SystemExit(f"ddp_step: the batch of {BATCH} does not split over {world} processes")
+        raise SystemExit(f"ddp_step: the batch of {BATCH} does not split over "
+                         f"{world} processes")
     torch.set_num_threads(1)
     model = letters_cnn(rng=np.random.default_rng(0), dtype=np.float64)
     data = np.random.default_rng(1)
     x, y = data.random((BATCH, 1, 28, 28)), data.integers(0, 26, BATCH)
 
     share = slice(rank * BATCH // world, (rank + 1) * BATCH // world)
-    ddp = DistributedDataParallel(to_torch(model))  # broadcasts rank 0's weights
+    # wrapping broadcasts rank 0's weights to the other processes
+    ddp = DistributedDataParallel(to_torch(model))
     loss = nll_loss(ddp(torch.from_numpy(x[share])), torch.from_numpy(y[share]))
-    loss.backward()  # each gradient bucket is all-reduced (averaged) as it is ready
-    grads = {k.removeprefix("module."): p.grad.numpy() for k, p in ddp.named_parameters()}
+    # each gradient bucket is all-reduced (averaged) as soon as it is ready
+    loss.backward()
+    grads = {k.removeprefix("module."): p.grad.numpy()
+             for k, p in ddp.named_parameters()}
 
     if rank == 0:
         single = to_torch(model)
@@ -57,8 +62,9 @@ def main():
         model.backward(loss_fn.backward())
         print(json.dumps({
             "world_size": world,
-            "vs_torch_single_process": max(relative_difference(grads[k], p.grad.numpy())
-                                           for k, p in single.named_parameters()),
+            "vs_torch_single_process": max(
+                relative_difference(grads[k], p.grad.numpy())
+                for k, p in single.named_parameters()),
             "vs_cnnlib_backward": max(relative_difference(grads[k], g)
                                       for k, g in model.grads.items()),
         }))

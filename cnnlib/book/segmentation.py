@@ -15,10 +15,10 @@ from threadpoolctl import threadpool_limits
 
 from cnnlib.book.cli import whole
 from cnnlib.book.datasets import digits
-from cnnlib.losses import CrossEntropyLoss
 from cnnlib.nn import (Branches, Conv2d, ConvTranspose2d, Identity, MaxPool2d, ReLU,
                        Sequential)
 from cnnlib.optim import Adam
+from cnnlib.segmentation import PixelCrossEntropyLoss, mean_iou
 from cnnlib.train import train_step, write_json
 
 TASKS = ("digits", "lines")
@@ -96,45 +96,23 @@ def tiny_unet(rng, skip=True, c=8):
                       Conv2d(2 * c if skip else c, 2, 3, padding=1, rng=rng))
 
 
-class PixelCrossEntropy:
-    """Cross-entropy over the class axis of (N, K, H, W) scores, averaged over all pixels.
+def iou(pred, mask):
+    """Intersection over union of the stroke class (1) of two 0/1 masks, pooled over all images.
 
-    Moving the class axis last turns the scores into N*H*W rows of K scores,
-    which :class:`~cnnlib.losses.CrossEntropyLoss` takes as they are.
+    The foreground entry of :func:`cnnlib.segmentation.mean_iou` with two classes.
 
     Examples
     --------
-    >>> loss = PixelCrossEntropy()
-    >>> round(loss.forward(np.zeros((1, 2, 2, 2)), np.zeros((1, 2, 2), dtype=int)), 4)
-    0.6931
+    >>> iou([[1, 1], [0, 0]], [[1, 0], [1, 0]])
+    0.3333333333333333
     """
-
-    def __init__(self):
-        self.ce = CrossEntropyLoss()
-        self.shape = None
-
-    def forward(self, scores, mask):
-        """Mean loss of ``scores`` (N, K, H, W) against ``mask`` (N, H, W) of class indices."""
-        self.shape = scores.shape
-        k = scores.shape[1]
-        return self.ce.forward(scores.transpose(0, 2, 3, 1).reshape(-1, k), mask.reshape(-1))
-
-    def backward(self):
-        """Gradient with respect to the scores, shape (N, K, H, W)."""
-        n, k, h, w = self.shape
-        return self.ce.backward().reshape(n, h, w, k).transpose(0, 3, 1, 2)
-
-
-def iou(pred, mask):
-    """Intersection over union of two boolean (or 0/1) masks, pooled over all images."""
-    pred, mask = np.asarray(pred, dtype=bool), np.asarray(mask, dtype=bool)
-    return float((pred & mask).sum() / (pred | mask).sum())
+    return float(mean_iou(pred, mask, 2)[1][1])
 
 
 def train_segmenter(net, x, mask, *, seed, epochs=8, batch=32, lr=3e-3):
     """Train ``net`` with Adam on shuffled minibatches; returns the loss of every step."""
     r = np.random.default_rng(seed)
-    opt, loss_fn, losses = Adam(net, lr=lr), PixelCrossEntropy(), []
+    opt, loss_fn, losses = Adam(net, lr=lr), PixelCrossEntropyLoss(), []
     for _ in range(epochs):
         order = r.permutation(len(x))
         for i in range(0, len(order), batch):

@@ -57,7 +57,7 @@ def draw_stamps(ax, kernel, stride, padding):
     """Heat map of :func:`stamp_counts`, with each count written in its cell."""
     counts = stamp_counts(kernel, stride, padding)
     ax.imshow(counts, cmap="Blues", vmin=0, vmax=max(4, counts.max()) * 1.3)
-    size = 9 if counts.shape[0] <= 9 else 7
+    size = 9 if counts.shape[0] <= 9 else 8
     for (r, c), value in np.ndenumerate(counts):
         ax.text(c, r, str(value), ha="center", va="center", fontsize=size)
     ax.set_xticks([])
