@@ -10,8 +10,8 @@ STYLED_CHAPTERS = (
     "book/01_sliding_window", "book/02_convolution_by_hand", "book/03_tracking_dimensions",
     "book/04_backprop", "book/05_first_cnn", "book/06_training_machinery",
     "book/07_letters_classifier", "book/09_training_recipes",
-    "book/08_resnet", "book/09_modern_blocks", "book/10_fashion_mnist",
-    "book/11_what_a_cnn_sees", "book/12_attribution_attacks_calibration",
+    "book/08_resnet", "book/10_modern_blocks", "book/11_fashion_mnist",
+    "book/12_what_a_cnn_sees", "book/13_attribution_attacks_calibration",
     "book/14_detection_segmentation", "book/15_modern_convnets_vit", "book/17_to_pytorch",
 )
 """Docnames such as ``"book/05_first_cnn"`` (extend as chapters are re-executed)."""
