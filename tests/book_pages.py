@@ -12,6 +12,7 @@ STYLED_CHAPTERS = (
     "book/07_letters_classifier", "book/09_training_recipes",
     "book/08_resnet", "book/10_modern_blocks", "book/11_fashion_mnist",
     "book/12_what_a_cnn_sees", "book/13_attribution_attacks_calibration",
-    "book/14_detection_segmentation", "book/15_modern_convnets_vit", "book/17_to_pytorch",
+    "book/14_detection_segmentation", "book/15_modern_convnets_vit", "book/16_fast_convolution",
+    "book/17_to_pytorch",
 )
 """Docnames such as ``"book/05_first_cnn"`` (extend as chapters are re-executed)."""
