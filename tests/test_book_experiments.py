@@ -117,6 +117,7 @@ def test_train_deep_gives_both_networks_the_same_start():
     assert all(np.array_equal(a, b) for a, b in zip(plain.params.values(), res.params.values()))
 
 
+@pytest.mark.slow
 def test_resnet_seeds_command_writes_results(tmp_path, capsys):
     out = tmp_path / "seeds.json"
     train_resnet_seeds.main(["--out", str(out), "--seeds", "2", "--eval-at", "3", "2"])

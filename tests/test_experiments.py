@@ -84,6 +84,7 @@ def test_four_kernel_model_fits_every_training_image(data):
     assert accuracy(model, data["x_test"], data["y_test"]) > 0.89   # 35 of 38 here
 
 
+@pytest.mark.slow
 def test_train_letters_command_writes_results(tmp_path, capsys):
     train_letters.main(["--out", str(tmp_path), "--per-glyph", "1", "--epochs", "1",
                         "--sweep-epochs", "1", "--sweep-size", "200", "--rates", "1e-4", "3e-4",

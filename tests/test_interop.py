@@ -333,6 +333,7 @@ def onnx_output(path, x):
     (M.fashion_resnet, {"channels": (4, 6, 8)}, (1, 1, 28, 28)),
     (M.small_separable_net, {"width": 4}, (1, 28, 28)),
 ])
+@pytest.mark.slow
 def test_export_onnx(tmp_path, builder, kwargs, shape):
     pytest.importorskip("onnx")
     rng = np.random.default_rng(8)

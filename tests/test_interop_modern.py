@@ -211,6 +211,7 @@ def test_converted_blocks_pickle():
      (1, 28, 28)),
     (small_detector, {"num_classes": 3, "width": 2}, (1, 16, 16)),
 ])
+@pytest.mark.slow
 def test_export_onnx(tmp_path, builder, kwargs, shape):
     pytest.importorskip("onnx")
     rng = np.random.default_rng(11)

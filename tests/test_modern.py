@@ -309,6 +309,7 @@ def test_macs_follow_the_stated_conventions():
     assert sizes[:4] == [1, 4, 4, 4] and sizes[4:] == [28] * 4  # a patch, then everything
 
 
+@pytest.mark.slow
 def test_convnext_tiny_counts_equal_torchvision(capsys):
     model = models.convnext_tiny(rng=np.random.default_rng(0))
     assert model.num_params() == 28_589_128

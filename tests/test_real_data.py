@@ -51,6 +51,7 @@ def fake_fashion(folder, rng, n_train=200, n_test=40):
         write_idx(folder / name, array)
 
 
+@pytest.mark.slow
 def test_train_fashion_writes_weights_histories_and_the_run_record(tmp_path, rng, capsys):
     fake_fashion(tmp_path / "data", rng)
     out = tmp_path / "out"
@@ -90,6 +91,7 @@ def test_train_fashion_records_the_workers_of_each_model(tmp_path, rng, capsys):
     assert run["models"]["small_cnn"]["workers"] == 2
 
 
+@pytest.mark.slow
 def test_compare_blocks_trains_every_network_on_the_same_batches(tmp_path, rng, capsys):
     fake_fashion(tmp_path / "data", rng)
     out = tmp_path / "blocks.json"

@@ -68,6 +68,7 @@ def test_the_books_grid_gives_every_slider_step_a_new_caption():
     assert 100 in STATIC_GRID["iou"]          # NMS off is one of the settings
 
 
+@pytest.mark.slow
 def test_static_form_has_a_distinct_frame_per_setting_and_a_live_form(agg):
     images = np.zeros((3, 1, 64, 64), np.float32)
     explorer = SmallExplorer(images, CANDIDATES, TARGETS, [str(k) for k in range(10)],

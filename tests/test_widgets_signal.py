@@ -61,6 +61,7 @@ def test_explorer_refuses_kernels_longer_than_the_signal(agg):
         SignalExplorer([1.0, 2.0], {"k": [1, 1, 1]})
 
 
+@pytest.mark.slow
 def test_static_form_has_every_kernel_and_position(agg):
     ex = SignalExplorer(X)
     viewer = ex.static()
@@ -73,6 +74,7 @@ def test_static_form_has_every_kernel_and_position(agg):
     assert len({frame.image for frame in viewer.frames.values()}) == 12
 
 
+@pytest.mark.slow
 def test_one_output_carries_the_widget_and_the_viewer(agg):
     bundle = SignalExplorer(X)._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle

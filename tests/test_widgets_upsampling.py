@@ -35,6 +35,7 @@ def test_description_matches_the_output_size():
     assert "no stamp" in describe_stamps(2, 3, 0)[0]
 
 
+@pytest.mark.slow
 def test_static_form_has_a_frame_per_setting_and_a_live_form(agg):
     explorer = StampExplorer(kernel=3, stride=2, padding=0)
     viewer = explorer.static()

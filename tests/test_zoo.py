@@ -19,6 +19,7 @@ IMAGENET = {  # builder: (torchvision's parameter count, forward MACs at 224x224
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "vgg16" else n
                                   for n in IMAGENET])
+@pytest.mark.slow
 def test_imagenet_counts_equal_torchvision(name, capsys):
     params, macs = IMAGENET[name]
     model = getattr(models, name)(rng=np.random.default_rng(0))
@@ -62,6 +63,7 @@ def test_resnet_receptive_field_and_stages():
         receptive_field(model)
 
 
+@pytest.mark.slow
 def test_alexnet_has_dropout_and_an_adaptive_pool():
     model = models.alexnet(rng=np.random.default_rng(0))
     kinds = [type(layer).__name__ for layer in model]
