@@ -42,13 +42,22 @@ def save_weights(model, path):
         Where the weights were written.
     """
     state = {k: np.asarray(v) for k, v in _state(model, "save_weights").items()}
-    path = npz_path(path)
+    return atomic_write(npz_path(path), lambda f: np.savez(f, **state))
+
+
+def atomic_write(path, write, *, mode="wb"):
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    A reader never sees a half-written file, and a failure (a full disk, an
+    interrupted run) leaves the old file as it was. Returns ``path`` as a Path.
+    """
+    path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         readable_by_all(fd)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **state)
+        with os.fdopen(fd, mode) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -5,16 +5,14 @@ schedules in :mod:`cnnlib.schedules`; both are importable from here.
 """
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from cnnlib.averaging import EMA
-from cnnlib.checks import check_int, check_number, check_real, check_rng, readable_by_all
+from cnnlib.checks import check_int, check_number, check_real, check_rng
+from cnnlib.io import atomic_write
 from cnnlib.losses import check_labels
 from cnnlib.lr_range import lr_find, suggest_lr
 from cnnlib.monitor import Monitor
@@ -53,16 +51,7 @@ class History:
 
 def write_json(path, obj):
     """Write ``obj`` as JSON to a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        readable_by_all(fd)
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: json.dump(obj, f, indent=1), mode="w")
 
 
 def batches(n, batch_size, *, rng=None):

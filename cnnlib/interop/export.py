@@ -1,14 +1,13 @@
 """Export a cnnlib model to an ONNX file that onnxruntime runs, written atomically."""
 
 import io
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from cnnlib.checks import check_path, check_shape, readable_by_all
+from cnnlib.checks import check_path, check_shape
+from cnnlib.io import atomic_write
 from cnnlib.interop.convert import import_torch, to_torch
 from cnnlib.nn.module import Module
 from cnnlib.nn.pooling import adaptive_windows
@@ -133,16 +132,4 @@ def export_onnx(model, path, input_shape, *, opset=17):
         torch.onnx.export(tm, (x,), buffer, dynamo=False, opset_version=opset,
                           input_names=["input"], output_names=["output"],
                           dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        readable_by_all(fd)
-        with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: f.write(buffer.getvalue()))
