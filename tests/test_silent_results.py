@@ -92,3 +92,19 @@ def test_letters_refuses_empty_splits(kwargs, message):
 def test_digits_refuses_fractions_without_a_split(fraction, message):
     with pytest.raises(ValueError, match=message):
         digits(test_fraction=fraction)
+
+
+@pytest.mark.parametrize("groups, channels, filters", [(1, 3, 4), (4, 4, 4), (2, 4, 6)])
+def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(groups, channels, filters, rng):
+    x = np.zeros((0, channels, 7, 7))
+    conv = cnnlib.Conv2d(channels, filters, 3, 2, 1, groups=groups, rng=rng, dtype=np.float64)
+    y = conv.forward(x)
+    assert y.shape == (0, filters, 4, 4)  # PyTorch's shape
+    assert conv.backward(np.zeros(y.shape)).shape == x.shape
+    assert not conv.grads["weight"].any() and not conv.grads["bias"].any()
+    if groups == 1:
+        up = cnnlib.ConvTranspose2d(channels, filters, 3, 2, 1, rng=rng, dtype=np.float64)
+        y = up.forward(x)
+        assert y.shape == (0, filters, 13, 13)
+        assert up.backward(np.zeros(y.shape)).shape == x.shape
+        assert not up.grads["weight"].any()

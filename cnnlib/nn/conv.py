@@ -157,6 +157,8 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1,
     geo = conv_geometry(name, x.shape, w.shape, stride, padding, dilation, groups)
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
     xb = _batch_last(x)
+    if geo.n == 0:  # an empty batch gives an empty output, as in PyTorch
+        return np.zeros((0, geo.f, geo.ho, geo.wo), dtype), SavedInput(geo, xb) if save else None
     budget = _budget(chunk_bytes, geo, np.dtype(dtype).itemsize)
     y, rows = forward(xb, w, b, geo, budget, dtype)
     saved = None
@@ -211,6 +213,9 @@ def conv2d_backward_from_saved(dy, saved, w, *, needs_input_grad=True, chunk_byt
     geo = saved.geometry
     dyb = _checked_gradient("conv2d_backward", dy, (geo.n, geo.f, geo.ho, geo.wo))
     dtype = np.result_type(dyb, saved.rows if saved.xb is None else saved.xb, w)
+    if geo.n == 0:
+        dx = np.zeros((0, geo.c, geo.h, geo.w), dtype) if needs_input_grad else None
+        return dx, np.zeros(w.shape, dtype), np.zeros(geo.f, dtype)
     budget = _budget(chunk_bytes, geo, np.dtype(dtype).itemsize)
     db = dyb.sum(axis=(1, 2, 3))
     dw = weight_grad(saved.xb, saved.rows, dyb, geo, budget, dtype)
@@ -285,6 +290,8 @@ def conv_transpose2d_forward(x, w, b=None, *, stride=1, padding=0, output_paddin
     geo = transpose_geometry(name, x.shape, w.shape, stride, padding, output_padding)
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
     xb = _batch_last(x)
+    if geo.n == 0:  # an empty batch gives an empty output, as in PyTorch
+        return np.zeros((0, geo.c, geo.h, geo.w), dtype), SavedInput(geo, xb) if save else None
     y = input_grad(xb, w, geo, _budget(chunk_bytes, geo, np.dtype(dtype).itemsize), dtype)
     if b is not None:
         y += b.astype(dtype, copy=False).reshape(-1, 1, 1, 1)
@@ -333,6 +340,9 @@ def conv_transpose2d_backward_from_saved(dy, saved, w, *, needs_input_grad=True,
     geo = saved.geometry
     dyb = _checked_gradient("conv_transpose2d_backward", dy, (geo.n, geo.c, geo.h, geo.w))
     dtype = np.result_type(dyb, saved.xb, w)
+    if geo.n == 0:
+        dx = np.zeros((0, geo.f, geo.ho, geo.wo), dtype) if needs_input_grad else None
+        return dx, np.zeros(w.shape, dtype), np.zeros(geo.c, dtype)
     budget = _budget(chunk_bytes, geo, np.dtype(dtype).itemsize)
     db = dyb.sum(axis=(1, 2, 3))
     dw = weight_grad(dyb, None, saved.xb, geo, budget, dtype)
