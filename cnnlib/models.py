@@ -295,16 +295,19 @@ def fashion_cnn(num_classes=10, *, rng, channels=(32, 64, 96), dtype=np.float32)
 def fashion_resnet(num_classes=10, *, rng, channels=(24, 48, 96), dtype=np.float32):
     """A small ResNet for 28x28 images, built from the course's ResidualBlock.
 
-    A conv-BN-ReLU stem with ``channels[0]`` maps at 28x28, then two
-    residual blocks that each halve the size and change the channels (with a
-    1x1 projection shortcut): 28 -> 14 -> 7. Global average pooling and a
-    Linear layer make the head. Use with CrossEntropyLoss.
+    A conv-BN-ReLU stem with ``channels[0]`` maps at 28x28, then one residual
+    block per further entry of ``channels``, each halving the size and
+    changing the channels (with a 1x1 projection shortcut): with the default
+    three entries 28 -> 14 -> 7, with five 28 -> 14 -> 7 -> 4 -> 2. Global
+    average pooling and a Linear layer make the head. Use with
+    CrossEntropyLoss.
 
     Parameters
     ----------
     num_classes : int
     rng : numpy.random.Generator
-    channels : (int, int, int)
+    channels : sequence of int
+        The stem's width, then each block's; 2 to 6 entries.
     dtype : numpy dtype, default float32
 
     Returns
@@ -312,12 +315,16 @@ def fashion_resnet(num_classes=10, *, rng, channels=(24, 48, 96), dtype=np.float
     Sequential
         Input (N, 1, 28, 28) -> scores (N, num_classes).
     """
-    a, b, c = channels
-    return Sequential(
-        *_conv_bn_relu(1, a, 3, rng, dtype),
-        ResidualBlock(a, b, stride=2, rng=rng, dtype=dtype),
-        ResidualBlock(b, c, stride=2, rng=rng, dtype=dtype),
-        AvgPool2d(7), Flatten(), Linear(c, num_classes, rng=rng, dtype=dtype))
+    if not isinstance(channels, (list, tuple)) or not 2 <= len(channels) <= 6:
+        raise ValueError(f"fashion_resnet: channels must be a list of 2 to 6 widths, "
+                         f"got {channels!r}")
+    channels = [check_int("fashion_resnet: channels", c) for c in channels]
+    layers, size = list(_conv_bn_relu(1, channels[0], 3, rng, dtype)), 28
+    for c_in, c_out in zip(channels, channels[1:]):
+        layers.append(ResidualBlock(c_in, c_out, stride=2, rng=rng, dtype=dtype))
+        size = (size - 1) // 2 + 1
+    return Sequential(*layers, AvgPool2d(size), Flatten(),
+                      Linear(channels[-1], num_classes, rng=rng, dtype=dtype))
 
 
 def alexnet(num_classes=1000, *, rng, dtype=np.float32, dropout=0.5):
