@@ -23,7 +23,8 @@ flips, random erasing) and hflip test-time augmentation for the test
 accuracy. Each model's record keeps what rebuilds and evaluates it:
 ``builder`` and ``builder_kwargs`` (a function of :mod:`cnnlib.models`),
 ``weights`` (a file beside the record), ``tta`` and ``test_acc``, with
-``seconds`` and every setting.
+``seconds`` (training), ``test_seconds`` (testing, mirrored images
+included) and every setting. ``--test-only`` evaluates saved weights again.
 """
 
 import argparse
@@ -40,7 +41,7 @@ from threadpoolctl import threadpool_limits
 from cnnlib.book.cli import add_progress_option, fraction, progress_setting, whole
 from cnnlib.data import crop_and_flip, fashion_mnist
 from cnnlib.data.augment import random_erasing
-from cnnlib.io import save_weights
+from cnnlib.io import load_weights, save_weights
 from cnnlib.losses import CrossEntropyLoss, NLLLoss
 from cnnlib.models import fashion_cnn, fashion_resnet, letters_cnn
 from cnnlib.optim import Adam
@@ -48,21 +49,23 @@ from cnnlib.schedules import OneCycleLR, WarmupCosine
 from cnnlib.train import cosine_schedule, evaluate, fit, write_json
 
 MODELS = {
-    "small_cnn": (fashion_cnn, CrossEntropyLoss, True, 24, 1),
-    "letters_cnn": (letters_cnn, NLLLoss, False, 12, 1),
-    "resnet": (fashion_resnet, CrossEntropyLoss, True, 29, 2),
+    "small_cnn": (fashion_cnn, {}, CrossEntropyLoss, True, 30, 2),
+    "letters_cnn": (letters_cnn, {}, NLLLoss, False, 12, 1),
+    "resnet": (fashion_resnet, {"channels": [16, 32, 64, 128, 256]}, CrossEntropyLoss, True,
+               25, 2),
 }
-"""Model name -> (builder, loss, trained with random crops and flips, epochs, workers)."""
+"""Model name -> (builder, its keyword arguments, loss, trained with random crops and flips,
+epochs, workers)."""
 
 
 def workers_for(name, args):
     """Worker threads for model ``name``: ``--workers``, else its own in :data:`MODELS`."""
-    return args.workers or MODELS[name][4]
+    return args.workers or MODELS[name][5]
 
 
 def augmentation(name, args):
     """The ``transform`` for ``fit``: crops and flips as ``--augment`` says, then random erasing."""
-    crops = MODELS[name][2] if args.augment == "model" else args.augment == "cropflip"
+    crops = MODELS[name][3] if args.augment == "model" else args.augment == "cropflip"
     if not crops and not args.erase:
         return None
 
@@ -89,10 +92,10 @@ def schedules(args, epochs, steps_per_epoch):
 
 def train_one(name, d, args):
     """Train model ``name`` of :data:`MODELS` on the split ``d``; returns (model, History)."""
-    builder, loss_cls, _, epochs, _ = MODELS[name]
+    builder, kwargs, loss_cls, _, epochs, _ = MODELS[name]
     epochs, workers = args.epochs or epochs, workers_for(name, args)
     rng = np.random.default_rng([args.seed, list(MODELS).index(name)])
-    model = builder(10, rng=rng)
+    model = builder(10, rng=rng, **kwargs)
     model[0].needs_input_grad = False
     opt = Adam(model, lr=args.lr)
     loss_fn = (CrossEntropyLoss(label_smoothing=args.label_smoothing)
@@ -170,6 +173,9 @@ def main(argv=None):
                         help="random erasing: the probability that an image loses a box")
     recipe.add_argument("--tta", choices=["none", "hflip"], default="none",
                         help="test-time augmentation for the test accuracy")
+    parser.add_argument("--test-only", action="store_true",
+                        help="train nothing: evaluate the saved weights of --models in --out "
+                             "again (with --tta) and update their test accuracy and its time")
     add_progress_option(parser)
     args = parser.parse_args(argv)
     if args.label_smoothing and "letters_cnn" in args.models:
@@ -180,7 +186,36 @@ def main(argv=None):
     if not args.warmup_epochs >= 0:
         parser.error(f"--warmup-epochs must be 0 or more, got {args.warmup_epochs}")
     with threadpool_limits(args.threads, user_api="blas"):
-        run(args)
+        (retest if args.test_only else run)(args)
+
+
+def test(name, entry, model, d, args):
+    """Set ``entry``'s ``test_acc``, ``tta`` (``--tta``) and ``test_seconds`` from ``model``."""
+    tta = None if args.tta == "none" else args.tta
+    start = time.perf_counter()
+    acc = evaluate(model, d["x_test"], d["y_test"], tta=tta, progress=progress_setting(args))
+    entry.update(test_acc=acc, tta=tta, test_seconds=time.perf_counter() - start)
+    print(f"{name}: test accuracy {acc:.4f}{' with ' + tta if tta else ''}  "
+          f"[time: {entry['test_seconds']:.1f} s]", flush=True)
+
+
+def retest(args):
+    """Evaluate the saved weights of ``args.models`` again and update their test results."""
+    record_path = Path(args.out) / "fashion_run.json"
+    if not record_path.is_file():
+        raise SystemExit(f"train_fashion: --test-only: there is no {record_path} to test again")
+    with open(record_path) as f:
+        record = json.load(f)
+    missing = [name for name in args.models if name not in record["models"]]
+    if missing:
+        raise SystemExit(f"train_fashion: --test-only: {record_path} has no run of {missing}")
+    d = split(args)
+    for name in args.models:
+        entry = record["models"][name]
+        model = MODELS[name][0](rng=np.random.default_rng(0), **entry["builder_kwargs"])
+        load_weights(model, Path(args.out) / entry["weights"])
+        test(name, entry, model, d, args)
+    write_json(record_path, record)
 
 
 def run(args):
@@ -204,20 +239,18 @@ def run(args):
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         save_weights(model, out / f"fashion_{name}.npz")
         history.to_json(out / f"fashion_{name}.json")
-        tta = None if args.tta == "none" else args.tta
-        acc = evaluate(model, d["x_test"], d["y_test"], tta=tta,
-                       progress=progress_setting(args))
         record["models"][name] = {"builder": MODELS[name][0].__name__,
-                                  "builder_kwargs": {"num_classes": 10},
-                                  "weights": f"fashion_{name}.npz", "tta": tta,
-                                  "params": model.num_params(), "test_acc": acc,
+                                  "builder_kwargs": {"num_classes": 10, **MODELS[name][1]},
+                                  "weights": f"fashion_{name}.npz",
+                                  "params": model.num_params(),
                                   "workers": workers_for(name, args),
                                   "seconds": seconds, "cpu_seconds": cpu_seconds,
                                   "epochs": len(history.loss),
                                   "best_epoch": history.best_epoch, "settings": vars(args)}
+        test(name, record["models"][name], model, d, args)
         write_json(record_path, record)
-        print(f"{name}: test accuracy {acc:.4f}, {cpu_seconds / 60:.1f} CPU minutes  "
-              f"[time: {seconds:.1f} s]", flush=True)
+        print(f"{name}: {cpu_seconds / 60:.1f} CPU minutes  [time: {seconds:.1f} s]",
+              flush=True)
     print(f"done: results in {out}")
 
 
