@@ -8,7 +8,12 @@ forward, weight gradient and input gradient). "path" is the route cnnlib's
 engine takes (forward / input gradient, see :mod:`cnnlib.nn.conv_engine`).
 "peak/(in+out)" is the most memory cnnlib's call holds at once (tracemalloc,
 which sees NumPy's allocations), over the bytes of the input plus the
-output. Each library gets its input in the layout its previous layer would
+output. "GEMM only" is the time cnnlib's call spends inside its matrix
+products (:data:`cnnlib.nn.conv_engine.matmul`) over PyTorch's whole time:
+the ratio cnnlib would reach if everything but its products were free, the
+floor of its way of computing a convolution with this BLAS. The header also
+gives the bandwidth of one streaming NumPy pass on one thread and on
+``--threads`` threads: the engine's passes between products are bound by it. Each library gets its input in the layout its previous layer would
 produce: batch innermost for cnnlib (see :mod:`cnnlib.nn.windows`),
 C-contiguous NCHW for PyTorch; the stem rows get a plain NCHW batch in both.
 Run alone with ``python benchmarks/conv_scaling.py``.
@@ -17,6 +22,8 @@ Run alone with ``python benchmarks/conv_scaling.py``.
 import argparse
 import statistics
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -57,8 +64,52 @@ def flops(spec):
     return 6 * n * f * out * out * (c // g) * k * k
 
 
+def products_time(step, repeat):
+    """The median time ``step()`` spends inside the convolution engine's matrix products."""
+    from cnnlib.nn import conv_engine
+
+    spent = [0.0]
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return matmul(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    matmul, conv_engine.matmul = conv_engine.matmul, timed
+    try:
+        step()
+        times = []
+        for _ in range(repeat):
+            spent[0] = 0.0
+            step()
+            times.append(spent[0])
+    finally:
+        conv_engine.matmul = matmul
+    return statistics.median(times)
+
+
+def stream_bandwidth(threads, megabytes=64, repeat=7):
+    """GB/s of ``b = 1.5 * a`` on float32 arrays of ``megabytes``, split over ``threads``
+    Python threads (NumPy releases the GIL inside the pass)."""
+    a = np.ones(megabytes * 2 ** 20 // 4, np.float32)
+    b = np.empty_like(a)
+    parts = [slice(a.size * k // threads, a.size * (k + 1) // threads) for k in range(threads)]
+
+    def one(s):
+        np.multiply(a[s], 1.5, out=b[s])
+
+    def run():
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, parts))
+
+    return 2 * a.nbytes / harness.median_time(run, repeat) / 1e9
+
+
 def cnnlib_rows(labels, repeat):
-    """{label: [seconds, peak / (in + out), path]} for cnnlib, in this process."""
+    """{label: [seconds, peak / (in + out), path, seconds in products]} for cnnlib, in this
+    process."""
     import cnnlib
     from cnnlib.nn.windows import batch_innermost
     from cnnlib.tools.timing import peak_memory
@@ -93,7 +144,8 @@ def cnnlib_rows(labels, repeat):
         peak = peak_memory(lambda: (fresh.forward(x), fresh.backward(dy))) / (x.nbytes + y.nbytes)
         path = "transposed" if transposed else "" if paths is None else "/".join(
             paths(conv_geometry("", x.shape, layer.params["weight"].shape, s, p, d, g)))
-        out[label] = [harness.median_time(step, repeat), peak, path]
+        products = None if transposed else products_time(step, repeat)
+        out[label] = [harness.median_time(step, repeat), peak, path, products]
     return out
 
 
@@ -122,12 +174,13 @@ def torch_rows(labels, repeat):
     return out
 
 
-def worker(library, repeat):
+def worker(library, repeat, threads):
     """Time every row with one library; cnnlib's worker also measures the GEMM peak."""
     result = {"rows": (cnnlib_rows if library == "cnnlib" else torch_rows)(list(ROWS), repeat)}
     if library == "cnnlib":
         from cnnlib.tools.timing import matmul_peak
         result["peak"] = matmul_peak(2048, repeat=5)
+        result["stream"] = [stream_bandwidth(1), stream_bandwidth(threads)]
     return result
 
 
@@ -138,11 +191,17 @@ def report(results, threads):
     if peaks:
         print(f"float32 GEMM peak (2048x2048 matmul, NumPy, {threads} threads): "
               f"{statistics.median(peaks):.0f} GFLOP/s")
+    streams = [r["stream"] for r in ours if r and "stream" in r]
+    if streams:
+        one, many = (statistics.median(s[k] for s in streams) for k in (0, 1))
+        print(f"streaming NumPy pass (b = 1.5 a, 64 MB): {one:.1f} GB/s on 1 thread, "
+              f"{many:.1f} GB/s on {threads}")
     head = (f"{'one layer, float32, fwd+bwd':31s} {'cnnlib ms':>9s} {'torch ms':>9s} "
-            f"{'ratio':>6s} {'GFLOP/s':>8s} {'torch':>6s} {'peak/(in+out)':>13s}  path")
+            f"{'ratio':>6s} {'GEMM only':>9s} {'GFLOP/s':>8s} {'torch':>6s} "
+            f"{'peak/(in+out)':>13s}  path")
     print(head)
     print("-" * len(head))
-    ratios = {}
+    ratios, floors = {}, {}
     for label, spec in ROWS.items():
         a = [r["rows"][label][0] if r else None for r in ours]
         b = [r["rows"][label][0] if r else None for r in theirs]
@@ -151,17 +210,25 @@ def report(results, threads):
             continue
         gflop = flops(spec) / 1e9
         info = next(r["rows"][label] for r in ours if r)
+        products = [r["rows"][label][3] for r in ours if r and len(r["rows"][label]) > 3]
+        floor = None
         if ratio is not None and not spec[9]:
             ratios[label] = ratio
+            if products and products[0] is not None:
+                floor = floors[label] = statistics.median(products) / t_theirs
         cell = lambda v, fmt: "" if v is None else format(v, fmt)  # noqa: E731
         print(f"{label:31s} {t_ours * 1e3:9.1f} {cell(t_theirs and t_theirs * 1e3, '9.1f'):>9s} "
-              f"{cell(ratio, '.2f'):>6s} {gflop / t_ours:8.0f} "
+              f"{cell(ratio, '.2f'):>6s} {cell(floor, '.2f'):>9s} {gflop / t_ours:8.0f} "
               f"{cell(t_theirs and gflop / t_theirs, '.0f'):>6s} {info[1]:13.1f}  {info[2]}",
               flush=True)
     if ratios:
         worst = max(ratios, key=ratios.get)
         print(f"ratio over the {len(ratios)} Conv2d rows: median "
               f"{statistics.median(ratios.values()):.2f}, worst {ratios[worst]:.2f} ({worst})")
+    if floors:
+        worst = max(floors, key=floors.get)
+        print(f"GEMM only, the same rows: median {statistics.median(floors.values()):.2f}, "
+              f"worst {floors[worst]:.2f} ({worst})")
     print(f"ratio: cnnlib's time over PyTorch's (below 1 means cnnlib is faster), the median of "
           f"{len(ours)} rounds that alternate one process per library; {threads} threads each.")
 
@@ -175,7 +242,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.worker:
         harness.set_threads(args.worker, args.threads)
-        harness.emit(worker(args.worker, args.repeat))
+        harness.emit(worker(args.worker, args.repeat, args.threads))
         return
     results = harness.run_rounds(__file__, ["--threads", str(args.threads), "--repeat",
                                             str(args.repeat)],

@@ -37,6 +37,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from cnnlib.nn.unroll import (ConvGeometry, chunk_rows, fold_rows, kernel_row, unroll_rows,
                               unrolled_buffer, unrolled_chunks)
 
+matmul = np.matmul
+"""Every matrix product of the engine goes through this name, so that a benchmark can time the
+products alone (``benchmarks/conv_scaling.py`` does)."""
+
 THIN = 32
 """A layer with ``C // groups * KW`` below this multiplies one copied patch matrix per chunk."""
 
@@ -130,11 +134,11 @@ def forward(xb, w, b, geo, chunk_bytes, dtype):
     for i0, i1, rows in unrolled_chunks(xb, geo, chunks, dtype):
         out = _columns(y_rows, i0, i1)
         if thin:
-            np.matmul(wk, _patch_matrix(rows, geo, i1 - i0, patches), out=out)
+            matmul(wk, _patch_matrix(rows, geo, i1 - i0, patches), out=out)
         else:
-            np.matmul(wk[..., :k], kernel_row(rows, geo, 0, i1 - i0), out=out)
+            matmul(wk[..., :k], kernel_row(rows, geo, 0, i1 - i0), out=out)
             for di in range(1, geo.kh):
-                term = np.matmul(wk[..., di * k: (di + 1) * k], kernel_row(rows, geo, di, i1 - i0),
+                term = matmul(wk[..., di * k: (di + 1) * k], kernel_row(rows, geo, di, i1 - i0),
                                  out=partial[..., :out.shape[2]])
                 out += term
         if b is not None:
@@ -169,11 +173,11 @@ def weight_grad(xb, rows, dyb, geo, chunk_bytes, dtype):
         target = total if i0 == 0 else part
         dyc = _columns(dy_rows, i0, i1)
         if thin:
-            np.matmul(dyc, _patch_matrix(chunk, geo, i1 - i0, patches).transpose(0, 2, 1),
+            matmul(dyc, _patch_matrix(chunk, geo, i1 - i0, patches).transpose(0, 2, 1),
                       out=target)
         else:
             for di in range(geo.kh):
-                np.matmul(dyc, kernel_row(chunk, geo, di, i1 - i0).transpose(0, 2, 1),
+                matmul(dyc, kernel_row(chunk, geo, di, i1 - i0).transpose(0, 2, 1),
                           out=target[..., di * k: (di + 1) * k])
         if i0:
             total += part
@@ -209,7 +213,7 @@ def input_grad(dyb, w, geo, chunk_bytes, dtype):
     for i0, i1 in chunks:
         r = i1 - i0
         dyc = _columns(dy_rows, i0, i1)
-        d_patches = np.matmul(wk_t, dyc, out=patches[..., :dyc.shape[2]])
+        d_patches = matmul(wk_t, dyc, out=patches[..., :dyc.shape[2]])
         d_rows = chunk_rows(buffer, geo, i0, i1)
         d_rows[...] = 0
         for di in range(geo.kh):
@@ -275,7 +279,7 @@ def depthwise_rows_forward(xb, w, b, geo, chunk_bytes, dtype):
     y_rows = y.reshape(g, geo.ho, 1, geo.wo * geo.n)
     count = 0
     for i0, i1, storage in _row_major_chunks(xb, geo, chunk_bytes, dtype):
-        np.matmul(wk, _row_windows(storage, geo, i1 - i0), out=y_rows[:, i0:i1])
+        matmul(wk, _row_windows(storage, geo, i1 - i0), out=y_rows[:, i0:i1])
         count += 1
     if b is not None:
         y += b.astype(dtype, copy=False).reshape(-1, 1, 1, 1)
@@ -292,7 +296,7 @@ def depthwise_rows_weight_grad(xb, rows, dyb, geo, chunk_bytes, dtype):
     total = np.zeros((g, geo.kh * geo.kw), dtype)
     for i0, i1, storage in pieces:
         patches = _row_windows(storage, geo, i1 - i0).transpose(0, 1, 3, 2)
-        total += np.matmul(dy_rows[:, i0:i1], patches)[:, :, 0].sum(axis=1)
+        total += matmul(dy_rows[:, i0:i1], patches)[:, :, 0].sum(axis=1)
     return total.reshape(geo.c, 1, geo.kh, geo.kw)
 
 
