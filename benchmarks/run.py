@@ -1,7 +1,7 @@
 """cnnlib against the naive loops and PyTorch CPU: the letters network, an epoch, and conv scaling.
 
 Run with ``make bench`` (or ``python benchmarks/run.py``); it takes a few
-minutes. ``--part letters`` or ``--part scaling`` runs one half, and
+minutes. ``--part letters``, ``--part scaling`` or ``--part inference`` runs one part, and
 ``--threads`` sets the threads of NumPy's BLAS and of PyTorch (2 unless
 given). PyTorch is optional (``pip install -e ".[reference]"``, which pins
 the tested version): without it the PyTorch columns are left empty.
@@ -20,7 +20,8 @@ network, one SGD training step, and an epoch of a Fashion-MNIST-sized set
 batches. The step and the epoch run once as one Python thread (BLAS with
 ``--threads`` threads), and once split over ``--threads`` workers by
 :class:`cnnlib.parallel.DataParallel` (one BLAS thread each). The scaling
-part is :mod:`conv_scaling` (see there).
+part is :mod:`conv_scaling`, and the inference part :mod:`inference` (see
+there).
 """
 
 import argparse
@@ -34,6 +35,7 @@ import numpy as np
 
 import conv_scaling
 import harness
+import inference
 
 BATCH = 64
 NAIVE_IMAGES = 2  # the naive loops run on this many images, then are scaled to BATCH
@@ -254,7 +256,8 @@ def report_letters(results, threads):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["all", "letters", "scaling"], default="all")
+    parser.add_argument("--part", choices=["all", "letters", "scaling", "inference"],
+                        default="all")
     parser.add_argument("--threads", type=int, default=2,
                         help="BLAS and PyTorch threads in each library's process")
     parser.add_argument("--rounds", type=int, default=3,
@@ -281,6 +284,9 @@ def main(argv=None):
         report_letters(results, args.threads)
     if args.part in ("all", "scaling"):
         conv_scaling.main(["--threads", str(args.threads), "--rounds", str(args.rounds)])
+    if args.part in ("all", "inference"):
+        print()
+        inference.main(["--threads", str(args.threads), "--rounds", str(args.rounds)])
 
 
 if __name__ == "__main__":

@@ -27,6 +27,41 @@ def test_conv_keeps_nothing_under_no_grad_and_refuses_backward():
         assert layer.backward(np.ones_like(y)).shape == x.shape
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_keeps_nothing_under_no_grad_and_gives_the_same_bits(training):
+    rng = np.random.default_rng(2)
+    layer = cnnlib.BatchNorm2d(3, dtype=np.float32)
+    layer.params["weight"][:] = rng.standard_normal(3)
+    layer.params["bias"][:] = rng.standard_normal(3)
+    layer.buffers["running_mean"][:] = rng.standard_normal(3)
+    layer.buffers["running_var"][:] = rng.random(3) + 0.5
+    layer.train(training)
+    x = cnnlib.nn.windows.batch_innermost(rng.standard_normal((4, 3, 5, 5), dtype=np.float32))
+    state = {k: v.copy() for k, v in layer.buffers.items()}
+    y = layer.forward(x)
+    for k, v in state.items():  # the same running statistics for the no_grad pass
+        layer.buffers[k][:] = v
+    layer.num_batches_tracked -= int(training)
+    with cnnlib.no_grad():
+        y_inference = layer.forward(x)
+    assert layer._cache is None
+    assert y_inference.dtype == y.dtype and y_inference.strides == y.strides
+    np.testing.assert_array_equal(y_inference, y)
+    with pytest.raises(RuntimeError, match=r"BatchNorm2d.backward: the latest forward ran "
+                                           r"under cnnlib.no_grad\(\)"):
+        layer.backward(np.ones_like(y))
+
+
+def test_relu_keeps_no_mask_under_no_grad():
+    layer, x = cnnlib.ReLU(), np.array([[-1.0, 2.0]])
+    y = layer.forward(x)
+    with cnnlib.no_grad():
+        np.testing.assert_array_equal(layer.forward(x), y)
+    assert layer._mask is None
+    with pytest.raises(RuntimeError, match=r"ReLU.backward: the latest forward ran under"):
+        layer.backward(np.ones_like(y))
+
+
 def test_no_grad_is_restored_and_belongs_to_its_thread():
     seen = []
     with cnnlib.no_grad():

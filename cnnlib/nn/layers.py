@@ -491,10 +491,13 @@ class ReLU(Module):
     """
 
     def _forward(self, x):
-        self._mask = x > 0
+        self._mask = x > 0 if is_grad_enabled() else None
         return A.relu(x)
 
     def _backward(self, dy):
+        if self._mask is None:
+            raise RuntimeError(f"{self.name}.backward: the latest forward ran under "
+                               f"cnnlib.no_grad(), which keeps nothing for backward")
         return A.relu_backward_from_mask(dy, self._mask)
 
 

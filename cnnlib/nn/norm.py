@@ -4,7 +4,7 @@ import numpy as np
 
 from cnnlib.checks import check_float_dtype, check_int, check_ndim, check_number, check_rng
 from cnnlib.nn.activations import as_float
-from cnnlib.nn.module import Module
+from cnnlib.nn.module import Module, is_grad_enabled
 
 
 class BatchNorm2d(Module):
@@ -80,11 +80,20 @@ class BatchNorm2d(Module):
         else:
             mean, var = self._buffers["running_mean"], self._buffers["running_var"]
         inv_std = 1.0 / np.sqrt(var + self.dtype.type(self.eps))
-        x_hat = (x - mean[:, None, None]) * inv_std[:, None, None]
-        self._cache = (x_hat, inv_std, self.training)
-        return x_hat * self._params["weight"][:, None, None] + self._params["bias"][:, None, None]
+        x_hat = np.subtract(x, mean[:, None, None])
+        x_hat *= inv_std[:, None, None]
+        keep = is_grad_enabled()
+        self._cache = (x_hat, inv_std, self.training) if keep else None
+        # without a backward pass to come, the output overwrites x_hat
+        y = np.multiply(x_hat, self._params["weight"][:, None, None],
+                        out=None if keep else x_hat)
+        y += self._params["bias"][:, None, None]
+        return y
 
     def _backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError(f"{self.name}.backward: the latest forward ran under "
+                               f"cnnlib.no_grad(), which keeps nothing for backward")
         x_hat, inv_std, training = self._cache
         gamma = self._params["weight"]
         self._grads["weight"] = (dy * x_hat).sum(axis=(0, 2, 3))
