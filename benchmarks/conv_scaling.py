@@ -189,13 +189,13 @@ def report(results, threads):
     ours, theirs = results["cnnlib"], results.get("torch", [])
     peaks = [r["peak"] for r in ours if r]
     if peaks:
-        print(f"float32 GEMM peak (2048x2048 matmul, NumPy, {threads} threads): "
+        print(f"float32 GEMM peak (2048x2048 matmul, NumPy, {harness.threads_text(threads)}): "
               f"{statistics.median(peaks):.0f} GFLOP/s")
     streams = [r["stream"] for r in ours if r and "stream" in r]
     if streams:
         one, many = (statistics.median(s[k] for s in streams) for k in (0, 1))
-        print(f"streaming NumPy pass (b = 1.5 a, 64 MB): {one:.1f} GB/s on 1 thread, "
-              f"{many:.1f} GB/s on {threads}")
+        print(f"streaming NumPy pass (b = 1.5 a, 64 MB): {one:.1f} GB/s on 1 thread"
+              + (f", {many:.1f} GB/s on {threads}" if threads > 1 else ""))
     head = (f"{'one layer, float32, fwd+bwd':31s} {'cnnlib ms':>9s} {'torch ms':>9s} "
             f"{'ratio':>6s} {'GEMM only':>9s} {'GFLOP/s':>8s} {'torch':>6s} "
             f"{'peak/(in+out)':>13s}  path")
@@ -230,7 +230,8 @@ def report(results, threads):
         print(f"GEMM only, the same rows: median {statistics.median(floors.values()):.2f}, "
               f"worst {floors[worst]:.2f} ({worst})")
     print(f"ratio: cnnlib's time over PyTorch's (below 1 means cnnlib is faster), the median of "
-          f"{len(ours)} rounds that alternate one process per library; {threads} threads each.")
+          f"{len(ours)} rounds that alternate one process per library; "
+          f"{harness.threads_text(threads)} each.")
 
 
 def main(argv=None):

@@ -88,6 +88,11 @@ def paired(ours, theirs):
             statistics.median(ratios) if ratios else None)
 
 
+def threads_text(threads):
+    """"1 thread", "2 threads"."""
+    return f"{threads} thread" + ("" if threads == 1 else "s")
+
+
 def set_threads(library, threads):
     """Inside a worker: limit the library's pool to ``threads`` (the environment already does)."""
     from threadpoolctl import threadpool_limits

@@ -87,7 +87,7 @@ def report(results, threads):
               f"{'' if ratio is None else format(ratio, '.2f'):>6s}", flush=True)
     if ratios:
         print(f"ratio: predict over PyTorch's eval-mode forward, median of {len(ours)} rounds; "
-              f"worst {max(ratios):.2f}; {threads} threads each.")
+              f"worst {max(ratios):.2f}; {harness.threads_text(threads)} each.")
 
 
 def main(argv=None):
