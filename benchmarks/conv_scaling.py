@@ -13,9 +13,10 @@ products (:data:`cnnlib.nn.conv_engine.matmul`) over PyTorch's whole time:
 the ratio cnnlib would reach if everything but its products were free, the
 floor of its way of computing a convolution with this BLAS. The header also
 gives the bandwidth of one streaming NumPy pass on one thread and on
-``--threads`` threads: the engine's passes between products are bound by it. Each library gets its input in the layout its previous layer would
-produce: batch innermost for cnnlib (see :mod:`cnnlib.nn.windows`),
-C-contiguous NCHW for PyTorch; the stem rows get a plain NCHW batch in both.
+``--threads`` threads: the engine's passes between products are bound by it.
+Each library gets its input in the layout its previous layer would produce:
+batch innermost for cnnlib (see :mod:`cnnlib.nn.windows`), C-contiguous NCHW
+for PyTorch; the stem rows get a plain NCHW batch in both.
 Run alone with ``python benchmarks/conv_scaling.py``.
 """
 

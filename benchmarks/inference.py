@@ -1,4 +1,4 @@
-"""Inference: ``cnnlib.train.predict`` against PyTorch's eval-mode forward, on the course's networks.
+"""Inference: ``cnnlib.train.predict`` against PyTorch's eval-mode forward, on course networks.
 
 Each network is built in cnnlib (float32, seed 0) and, for PyTorch, converted
 with :func:`cnnlib.interop.to_torch`, so both run the same weights. cnnlib
