@@ -20,7 +20,6 @@ for PyTorch; the stem rows get a plain NCHW batch in both.
 Run alone with ``python benchmarks/conv_scaling.py``.
 """
 
-import argparse
 import statistics
 import sys
 import time
@@ -236,20 +235,7 @@ def report(results, threads):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repeat", type=int, default=REPEAT)
-    parser.add_argument(harness.WORKER, choices=["cnnlib", "torch"])
-    args = parser.parse_args(argv)
-    if args.worker:
-        harness.set_threads(args.worker, args.threads)
-        harness.emit(worker(args.worker, args.repeat, args.threads))
-        return
-    results = harness.run_rounds(__file__, ["--threads", str(args.threads), "--repeat",
-                                            str(args.repeat)],
-                                 harness.libraries(), args.rounds, args.threads)
-    report(results, args.threads)
+    harness.main(__file__, __doc__.splitlines()[0], REPEAT, worker, report, argv)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ PyTorch, ...) and pairs round k of one with round k of the other, so that a
 change in the machine's load during the run hits both alike.
 """
 
+import argparse
 import importlib.util
 import json
 import os
@@ -86,6 +87,28 @@ def paired(ours, theirs):
     ratios = [x / y for x, y in zip(ours, theirs) if x is not None and y is not None]
     return (statistics.median(a) if a else None, statistics.median(b) if b else None,
             statistics.median(ratios) if ratios else None)
+
+
+def main(script, description, repeat, work, report, argv=None):
+    """The command line of a benchmark script that times both libraries.
+
+    As a worker (``--worker LIB``) it prints ``work(LIB, repeat, threads)`` as
+    JSON; as the parent it runs the workers in alternating rounds and passes
+    their results to ``report(results, threads)``.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=repeat)
+    parser.add_argument(WORKER, choices=["cnnlib", "torch"])
+    args = parser.parse_args(argv)
+    if args.worker:
+        set_threads(args.worker, args.threads)
+        emit(work(args.worker, args.repeat, args.threads))
+        return
+    results = run_rounds(script, ["--threads", str(args.threads), "--repeat", str(args.repeat)],
+                         libraries(), args.rounds, args.threads)
+    report(results, args.threads)
 
 
 def threads_text(threads):

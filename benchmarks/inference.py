@@ -8,7 +8,6 @@ under ``torch.inference_mode()``. Each library runs in a process of its own
 (see :mod:`harness`). Run alone with ``python benchmarks/inference.py``.
 """
 
-import argparse
 import sys
 
 import numpy as np
@@ -90,22 +89,13 @@ def report(results, threads):
               f"worst {max(ratios):.2f}; {harness.threads_text(threads)} each.")
 
 
+def worker(library, repeat, threads):
+    """Time every network with one library (its threads are already set)."""
+    return (cnnlib_rows if library == "cnnlib" else torch_rows)(repeat)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repeat", type=int, default=REPEAT)
-    parser.add_argument(harness.WORKER, choices=["cnnlib", "torch"])
-    args = parser.parse_args(argv)
-    if args.worker:
-        harness.set_threads(args.worker, args.threads)
-        rows = cnnlib_rows if args.worker == "cnnlib" else torch_rows
-        harness.emit(rows(args.repeat))
-        return
-    results = harness.run_rounds(__file__, ["--threads", str(args.threads), "--repeat",
-                                            str(args.repeat)],
-                                 harness.libraries(), args.rounds, args.threads)
-    report(results, args.threads)
+    harness.main(__file__, __doc__.splitlines()[0], REPEAT, worker, report, argv)
 
 
 if __name__ == "__main__":
