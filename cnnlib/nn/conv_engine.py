@@ -139,7 +139,7 @@ def forward(xb, w, b, geo, chunk_bytes, dtype):
             matmul(wk[..., :k], kernel_row(rows, geo, 0, i1 - i0), out=out)
             for di in range(1, geo.kh):
                 term = matmul(wk[..., di * k: (di + 1) * k], kernel_row(rows, geo, di, i1 - i0),
-                                 out=partial[..., :out.shape[2]])
+                              out=partial[..., :out.shape[2]])
                 out += term
         if b is not None:
             out += b.astype(dtype, copy=False).reshape(g, fg, 1)
@@ -174,11 +174,11 @@ def weight_grad(xb, rows, dyb, geo, chunk_bytes, dtype):
         dyc = _columns(dy_rows, i0, i1)
         if thin:
             matmul(dyc, _patch_matrix(chunk, geo, i1 - i0, patches).transpose(0, 2, 1),
-                      out=target)
+                   out=target)
         else:
             for di in range(geo.kh):
                 matmul(dyc, kernel_row(chunk, geo, di, i1 - i0).transpose(0, 2, 1),
-                          out=target[..., di * k: (di + 1) * k])
+                       out=target[..., di * k: (di + 1) * k])
         if i0:
             total += part
     total = total.reshape(g, fg, geo.kh, cg, geo.kw).transpose(0, 1, 3, 2, 4)
