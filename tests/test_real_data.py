@@ -198,3 +198,9 @@ def test_train_fashion_test_only_evaluates_the_saved_weights_again(tmp_path, rng
     assert {k: v for k, v in again.items() if k not in ("tta", "test_acc", "test_seconds")} == {
         k: v for k, v in first.items() if k not in ("tta", "test_acc", "test_seconds")}
     assert "small_cnn: test accuracy" in capsys.readouterr().out
+    record = json.loads((out / "fashion_run.json").read_text())
+    record["models"]["small_cnn"]["builder"] = "no_such_builder"  # the record is what is rebuilt
+    (out / "fashion_run.json").write_text(json.dumps(record))
+    with pytest.raises(SystemExit, match=r"names builders that cnnlib.models does not have: "
+                                         r"\['no_such_builder'\]"):
+        train_fashion.main(argv + ["--test-only"])

@@ -38,6 +38,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
+from cnnlib import models
 from cnnlib.book.cli import add_progress_option, fraction, progress_setting, whole
 from cnnlib.data import crop_and_flip, fashion_mnist
 from cnnlib.data.augment import random_erasing
@@ -209,10 +210,16 @@ def retest(args):
     missing = [name for name in args.models if name not in record["models"]]
     if missing:
         raise SystemExit(f"train_fashion: --test-only: {record_path} has no run of {missing}")
+    unknown = [record["models"][name].get("builder") for name in args.models
+               if not callable(getattr(models, str(record["models"][name].get("builder")), None))]
+    if unknown:
+        raise SystemExit(f"train_fashion: --test-only: {record_path} names builders that "
+                         f"cnnlib.models does not have: {unknown}")
     d = split(args)
     for name in args.models:
-        entry = record["models"][name]
-        model = MODELS[name][0](rng=np.random.default_rng(0), **entry["builder_kwargs"])
+        entry = record["models"][name]  # the record names the builder and its arguments
+        model = getattr(models, entry["builder"])(rng=np.random.default_rng(0),
+                                                  **entry["builder_kwargs"])
         load_weights(model, Path(args.out) / entry["weights"])
         test(name, entry, model, d, args)
     write_json(record_path, record)
