@@ -210,16 +210,16 @@ def retest(args):
     missing = [name for name in args.models if name not in record["models"]]
     if missing:
         raise SystemExit(f"train_fashion: --test-only: {record_path} has no run of {missing}")
-    unknown = [record["models"][name].get("builder") for name in args.models
-               if not callable(getattr(models, str(record["models"][name].get("builder")), None))]
+    builders = {name: record["models"][name].get("builder") for name in args.models}
+    unknown = [b for b in builders.values() if not callable(getattr(models, str(b), None))]
     if unknown:
         raise SystemExit(f"train_fashion: --test-only: {record_path} names builders that "
                          f"cnnlib.models does not have: {unknown}")
     d = split(args)
     for name in args.models:
         entry = record["models"][name]  # the record names the builder and its arguments
-        model = getattr(models, entry["builder"])(rng=np.random.default_rng(0),
-                                                  **entry["builder_kwargs"])
+        model = getattr(models, builders[name])(rng=np.random.default_rng(0),
+                                                **entry["builder_kwargs"])
         load_weights(model, Path(args.out) / entry["weights"])
         test(name, entry, model, d, args)
     write_json(record_path, record)

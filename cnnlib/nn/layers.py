@@ -9,7 +9,7 @@ from cnnlib.init import he_uniform
 from cnnlib.nn import activations as A
 from cnnlib.nn import conv as C
 from cnnlib.nn import pooling as P
-from cnnlib.nn.module import Module, is_grad_enabled
+from cnnlib.nn.module import Module, check_kept, is_grad_enabled
 from cnnlib.nn.windows import conv_transpose_output_size, output_size
 
 
@@ -26,12 +26,6 @@ def _check_shape_channels(name, in_shape, ndim, expected, layout):
     if in_shape[1] != expected:
         raise ValueError(f"{name}: input has {in_shape[1]} channels but the layer expects "
                          f"{expected} (input shape {tuple(in_shape)})")
-
-
-def _check_saved(layer):
-    if layer._saved is None:
-        raise RuntimeError(f"{layer.name}.backward: the latest forward ran under "
-                           f"cnnlib.no_grad(), which keeps nothing for backward")
 
 
 class Conv2d(Module):
@@ -110,7 +104,7 @@ class Conv2d(Module):
         return y
 
     def _backward(self, dy):
-        _check_saved(self)
+        check_kept(self, self._saved)
         dx, dw, db = C.conv2d_backward_from_saved(dy, self._saved, self._params["weight"],
                                                   needs_input_grad=self.needs_input_grad)
         self._grads["weight"] = dw
@@ -215,7 +209,7 @@ class ConvTranspose2d(Module):
         return y
 
     def _backward(self, dy):
-        _check_saved(self)
+        check_kept(self, self._saved)
         dx, dw, db = C.conv_transpose2d_backward_from_saved(
             dy, self._saved, self._params["weight"], needs_input_grad=self.needs_input_grad)
         self._grads["weight"] = dw
@@ -495,9 +489,7 @@ class ReLU(Module):
         return A.relu(x)
 
     def _backward(self, dy):
-        if self._mask is None:
-            raise RuntimeError(f"{self.name}.backward: the latest forward ran under "
-                               f"cnnlib.no_grad(), which keeps nothing for backward")
+        check_kept(self, self._mask)
         return A.relu_backward_from_mask(dy, self._mask)
 
 

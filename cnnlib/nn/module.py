@@ -16,6 +16,13 @@ def is_grad_enabled():
     return getattr(_grad_mode, "enabled", True)
 
 
+def check_kept(layer, kept):
+    """Refuse ``layer.backward`` when its latest forward kept nothing (``kept`` is None)."""
+    if kept is None:
+        raise RuntimeError(f"{layer.name}.backward: the latest forward ran under "
+                           f"cnnlib.no_grad(), which keeps nothing for backward")
+
+
 @contextmanager
 def no_grad():
     """Forward passes in this block keep nothing for backward, as in ``torch.no_grad()``.

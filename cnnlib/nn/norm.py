@@ -4,7 +4,7 @@ import numpy as np
 
 from cnnlib.checks import check_float_dtype, check_int, check_ndim, check_number, check_rng
 from cnnlib.nn.activations import as_float
-from cnnlib.nn.module import Module, is_grad_enabled
+from cnnlib.nn.module import Module, check_kept, is_grad_enabled
 
 
 class BatchNorm2d(Module):
@@ -91,9 +91,7 @@ class BatchNorm2d(Module):
         return y
 
     def _backward(self, dy):
-        if self._cache is None:
-            raise RuntimeError(f"{self.name}.backward: the latest forward ran under "
-                               f"cnnlib.no_grad(), which keeps nothing for backward")
+        check_kept(self, self._cache)
         x_hat, inv_std, training = self._cache
         gamma = self._params["weight"]
         self._grads["weight"] = (dy * x_hat).sum(axis=(0, 2, 3))
